@@ -1,0 +1,18 @@
+//! The dantoc domain: administrative units and their lineage across the 2025 reform,
+//! ethnic groups under both GSO code lists, the indicator catalogue, DHIS2 periods,
+//! disaggregations and data values, and derived-indicator formulas.
+//!
+//! Pure logic: no I/O, no SQL, no HTTP. Storage and the web layer depend on this crate,
+//! never the other way round.
+
+pub mod admin;
+pub mod disagg;
+pub mod error;
+pub mod ethnic;
+pub mod formula;
+pub mod indicator;
+pub mod period;
+pub mod text;
+pub mod value;
+
+pub use error::{FieldError, Problems};
