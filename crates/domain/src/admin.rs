@@ -159,7 +159,10 @@ pub const UNIT_TYPES: &[(&str, UnitKind)] = &[
 
 /// Check that a type word fits a kind (`"huyện"` is a district, `"đặc khu"` a commune-level unit).
 pub fn check_type(kind: UnitKind, type_word: &str) -> Result<(), String> {
-    if UNIT_TYPES.iter().any(|(t, k)| *t == type_word && *k == kind) {
+    if UNIT_TYPES
+        .iter()
+        .any(|(t, k)| *t == type_word && *k == kind)
+    {
         Ok(())
     } else {
         let allowed: Vec<&str> = UNIT_TYPES
@@ -286,7 +289,11 @@ pub fn default_weights(targets: &[LineageTarget]) -> Vec<(f64, WeightSource)> {
         .map(|t| t.detail == "part_area_all_population" || t.detail == "whole_area")
         .collect();
     let n_all = all_pop.iter().filter(|b| **b).count();
-    if n_all == 1 && targets.iter().any(|t| t.detail == "part_area_all_population") {
+    if n_all == 1
+        && targets
+            .iter()
+            .any(|t| t.detail == "part_area_all_population")
+    {
         return all_pop
             .iter()
             .map(|b| (if *b { 1.0 } else { 0.0 }, WeightSource::AllPopulation))
@@ -311,7 +318,10 @@ pub fn check_weights(weights: &[f64]) -> Result<(), String> {
     if weights.is_empty() {
         return Err("no weights given".into());
     }
-    if let Some(w) = weights.iter().find(|w| !w.is_finite() || **w < 0.0 || **w > 1.0) {
+    if let Some(w) = weights
+        .iter()
+        .find(|w| !w.is_finite() || **w < 0.0 || **w > 1.0)
+    {
         return Err(format!("weight {w} is outside 0..1"));
     }
     let s: f64 = weights.iter().sum();

@@ -164,7 +164,10 @@ impl FromStr for Disagg {
     type Err = String;
     fn from_str(input: &str) -> Result<Disagg, String> {
         let s = input.trim();
-        if s.is_empty() || s.eq_ignore_ascii_case(Self::DEFAULT_CODE) || s.eq_ignore_ascii_case("total") {
+        if s.is_empty()
+            || s.eq_ignore_ascii_case(Self::DEFAULT_CODE)
+            || s.eq_ignore_ascii_case("total")
+        {
             return Ok(Disagg::default());
         }
         let mut d = Disagg::default();
@@ -222,7 +225,15 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        for s in ["default", "E02", "E02.F", "M", "E08.M.R", "A15-19", "E54.F.U.A60+"] {
+        for s in [
+            "default",
+            "E02",
+            "E02.F",
+            "M",
+            "E08.M.R",
+            "A15-19",
+            "E54.F.U.A60+",
+        ] {
             assert_eq!(s.parse::<Disagg>().unwrap().to_string(), s);
         }
         assert!("total".parse::<Disagg>().unwrap().is_total());

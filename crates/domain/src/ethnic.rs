@@ -38,7 +38,9 @@ impl FromStr for CodeList {
         match s.trim().to_ascii_lowercase().as_str() {
             "gso1979" | "1979" | "qd121" => Ok(CodeList::Gso1979),
             "gso2008" | "2008" | "qd1019" => Ok(CodeList::Gso2008),
-            o => Err(format!("unknown ethnic code list {o:?}: expected gso2008 (default) or gso1979")),
+            o => Err(format!(
+                "unknown ethnic code list {o:?}: expected gso2008 (default) or gso1979"
+            )),
         }
     }
 }
@@ -70,6 +72,8 @@ impl EthnicGroup {
 pub fn check_code(code: &str) -> Result<(), String> {
     match code.parse::<u8>() {
         Ok(n) if code.len() == 2 && (1..=54).contains(&n) => Ok(()),
-        _ => Err(format!("ethnic group code {code:?} must be two digits 01–54")),
+        _ => Err(format!(
+            "ethnic group code {code:?} must be two digits 01–54"
+        )),
     }
 }

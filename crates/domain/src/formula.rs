@@ -246,7 +246,10 @@ mod tests {
         assert_eq!(e.references(), vec!["POP_DTTS", "POP_TOTAL"]);
         let e = Expr::parse("#{0101} / #{ POP_TOTAL } * 100").unwrap();
         assert_eq!(e.eval(&env), Ok(25.0));
-        assert_eq!(Expr::parse("-(1 + 2) * 3 - 4 / 2").unwrap().eval(&env), Ok(-11.0));
+        assert_eq!(
+            Expr::parse("-(1 + 2) * 3 - 4 / 2").unwrap().eval(&env),
+            Ok(-11.0)
+        );
     }
 
     #[test]

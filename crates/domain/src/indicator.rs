@@ -156,7 +156,10 @@ impl Indicator {
             p.push(FieldError::new("code", e).value(&self.code));
         }
         if self.name_vi.trim().is_empty() {
-            p.push(FieldError::new("name_vi", "the Vietnamese name is required"));
+            p.push(FieldError::new(
+                "name_vi",
+                "the Vietnamese name is required",
+            ));
         }
         match (self.aggregation, &self.weight_indicator) {
             (Aggregation::WeightedAverage, None) => p.push(FieldError::new(
@@ -164,13 +167,19 @@ impl Indicator {
                 "a weighted average needs the code of the weighting indicator",
             )),
             (a, Some(w)) if a != Aggregation::WeightedAverage => p.push(
-                FieldError::new("weight_indicator", "only a weighted_average takes a weighting indicator")
-                    .value(w),
+                FieldError::new(
+                    "weight_indicator",
+                    "only a weighted_average takes a weighting indicator",
+                )
+                .value(w),
             ),
             _ => {}
         }
         if let Some(Err(e)) = self.parsed_formula() {
-            p.push(FieldError::new("formula", e.to_string()).value(self.formula.clone().unwrap_or_default()));
+            p.push(
+                FieldError::new("formula", e.to_string())
+                    .value(self.formula.clone().unwrap_or_default()),
+            );
         }
         if self.is_derived() && !self.disaggregations.is_empty() {
             p.push(FieldError::new(
@@ -179,7 +188,10 @@ impl Indicator {
             ));
         }
         if self.is_derived() && !self.value_type.is_numeric() {
-            p.push(FieldError::new("value_type", "a derived indicator must be numeric"));
+            p.push(FieldError::new(
+                "value_type",
+                "a derived indicator must be numeric",
+            ));
         }
         if !self.value_type.is_numeric()
             && matches!(

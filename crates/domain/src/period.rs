@@ -197,7 +197,9 @@ impl FromStr for Period {
             Some(c) if c.is_ascii_digit() && rest.len() == 2 => Period::month(y, num(rest)?),
             _ => return Err(err("unrecognised suffix")),
         };
-        p.ok_or_else(|| err("out of range (year 1900–2199, quarter 1–4, month 01–12, six-month 1–2)"))
+        p.ok_or_else(|| {
+            err("out of range (year 1900–2199, quarter 1–4, month 01–12, six-month 1–2)")
+        })
     }
 }
 
@@ -244,7 +246,10 @@ mod tests {
 
     #[test]
     fn rejects_bad_periods() {
-        for s in ["", "24", "2024Q5", "202413", "202400", "2024W", "abcd", "2024-01", "1800", "2024Q", "٢٠٢٤"] {
+        for s in [
+            "", "24", "2024Q5", "202413", "202400", "2024W", "abcd", "2024-01", "1800", "2024Q",
+            "٢٠٢٤",
+        ] {
             assert!(s.parse::<Period>().is_err(), "{s} should fail");
         }
     }
@@ -257,7 +262,10 @@ mod tests {
         assert!(!p("2024Q2").contains(&p("202407")));
         assert!(!p("2024Q2").contains(&p("2024")));
         assert!(p("2024S2").contains(&p("2024Q4")));
-        assert_eq!(p("202405").enclosing(PeriodType::Quarterly), Some(p("2024Q2")));
+        assert_eq!(
+            p("202405").enclosing(PeriodType::Quarterly),
+            Some(p("2024Q2"))
+        );
         assert_eq!(p("202405").enclosing(PeriodType::Yearly), Some(p("2024")));
         assert_eq!(p("2024").split(PeriodType::Quarterly).len(), 4);
         assert_eq!(p("2024Q1").split(PeriodType::Monthly)[2], p("202403"));

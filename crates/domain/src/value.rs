@@ -27,27 +27,38 @@ pub fn check_value(vt: ValueType, raw: &str) -> Result<CheckedValue, String> {
             .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'));
         match s.parse::<f64>() {
             Ok(n) if ok && n.is_finite() => Ok(n),
-            _ => Err(format!("{s:?} is not a number (use . as the decimal mark, no thousands separators)")),
+            _ => Err(format!(
+                "{s:?} is not a number (use . as the decimal mark, no thousands separators)"
+            )),
         }
     };
     match vt {
         ValueType::Number => {
             let n = number(s)?;
-            Ok(CheckedValue { number: Some(n), text: fmt_num(n) })
+            Ok(CheckedValue {
+                number: Some(n),
+                text: fmt_num(n),
+            })
         }
         ValueType::Integer => {
             let n = number(s)?;
             if n.fract() != 0.0 || n.abs() > 9.0e15 {
                 return Err(format!("{s:?} is not a whole number"));
             }
-            Ok(CheckedValue { number: Some(n), text: fmt_num(n) })
+            Ok(CheckedValue {
+                number: Some(n),
+                text: fmt_num(n),
+            })
         }
         ValueType::Percent => {
             let n = number(s.trim_end_matches('%').trim_end())?;
             if !(0.0..=100.0).contains(&n) {
                 return Err(format!("{s:?} is not a percentage between 0 and 100"));
             }
-            Ok(CheckedValue { number: Some(n), text: fmt_num(n) })
+            Ok(CheckedValue {
+                number: Some(n),
+                text: fmt_num(n),
+            })
         }
         ValueType::YesNo => {
             let b = match s.to_lowercase().as_str() {
@@ -64,7 +75,10 @@ pub fn check_value(vt: ValueType, raw: &str) -> Result<CheckedValue, String> {
             if s.chars().count() > MAX_TEXT {
                 return Err(format!("the text is longer than {MAX_TEXT} characters"));
             }
-            Ok(CheckedValue { number: None, text: crate::text::clean(s) })
+            Ok(CheckedValue {
+                number: None,
+                text: crate::text::clean(s),
+            })
         }
     }
 }
@@ -84,15 +98,24 @@ mod tests {
 
     #[test]
     fn numbers() {
-        assert_eq!(check_value(ValueType::Integer, " 162531 ").unwrap().number, Some(162531.0));
+        assert_eq!(
+            check_value(ValueType::Integer, " 162531 ").unwrap().number,
+            Some(162531.0)
+        );
         assert_eq!(check_value(ValueType::Integer, "12.0").unwrap().text, "12");
         assert!(check_value(ValueType::Integer, "12.5").is_err());
         assert!(check_value(ValueType::Number, "1,5").is_err());
         assert!(check_value(ValueType::Number, "NaN").is_err());
         assert!(check_value(ValueType::Number, "inf").is_err());
         assert!(check_value(ValueType::Number, "").is_err());
-        assert_eq!(check_value(ValueType::Percent, "12.31").unwrap().number, Some(12.31));
-        assert_eq!(check_value(ValueType::Percent, "95%").unwrap().number, Some(95.0));
+        assert_eq!(
+            check_value(ValueType::Percent, "12.31").unwrap().number,
+            Some(12.31)
+        );
+        assert_eq!(
+            check_value(ValueType::Percent, "95%").unwrap().number,
+            Some(95.0)
+        );
         assert!(check_value(ValueType::Percent, "101").is_err());
     }
 
@@ -100,6 +123,9 @@ mod tests {
     fn yes_no_and_text() {
         assert_eq!(check_value(ValueType::YesNo, "Có").unwrap().text, "true");
         assert!(check_value(ValueType::YesNo, "maybe").is_err());
-        assert_eq!(check_value(ValueType::Text, " Bản Phùng ").unwrap().text, "Bản Phùng");
+        assert_eq!(
+            check_value(ValueType::Text, " Bản Phùng ").unwrap().text,
+            "Bản Phùng"
+        );
     }
 }

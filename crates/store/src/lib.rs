@@ -1,1 +1,29 @@
+//! Storage for dantoc: one data-access layer over SQLite (embedded default) and PostgreSQL,
+//! the schema and its migrations, the reference data, imports and queries.
 
+pub mod audit;
+mod bulk;
+pub mod clock;
+pub mod csv_values;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod ethnic;
+pub mod indicators;
+pub mod migrate;
+pub mod seed;
+#[doc(hidden)]
+pub mod testing;
+pub mod units;
+pub mod values;
+
+pub use db::{Backend, Conn, Db, Val};
+pub use error::StoreError;
+
+/// Open a database, apply migrations, and load the reference data if it is missing.
+pub fn open(url: &str) -> Result<Db, StoreError> {
+    let db = Db::open(url)?;
+    migrate::migrate(&db)?;
+    seed::load_reference(&db)?;
+    Ok(db)
+}

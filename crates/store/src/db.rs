@@ -1,0 +1,675 @@
+//! One small data-access layer over two engines: SQLite (rusqlite, embedded default) and
+//! PostgreSQL (postgres). Repositories write their SQL once, with `$1, $2, …` placeholders,
+//! against [`Conn`]; the SQLite side rewrites placeholders to `?1, ?2, …`. Values cross the
+//! boundary as [`Val`], converted to each engine's wire types by the column type it expects.
+//!
+//! Work runs in closures: [`Db::read`] for queries, [`Db::write`] for a transaction that commits
+//! when the closure returns `Ok` and rolls back otherwise. Both block: call them from
+//! `spawn_blocking` in async code.
+
+use crate::error::StoreError;
+use postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgresql",
+        }
+    }
+}
+
+/// A value passed to or read from SQL.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Bool(bool),
+}
+
+impl From<i64> for Val {
+    fn from(v: i64) -> Val {
+        Val::Int(v)
+    }
+}
+impl From<f64> for Val {
+    fn from(v: f64) -> Val {
+        Val::Real(v)
+    }
+}
+impl From<bool> for Val {
+    fn from(v: bool) -> Val {
+        Val::Int(v as i64)
+    }
+}
+impl From<&str> for Val {
+    fn from(v: &str) -> Val {
+        Val::Text(v.to_string())
+    }
+}
+impl From<String> for Val {
+    fn from(v: String) -> Val {
+        Val::Text(v)
+    }
+}
+impl From<&String> for Val {
+    fn from(v: &String) -> Val {
+        Val::Text(v.clone())
+    }
+}
+impl<T: Into<Val>> From<Option<T>> for Val {
+    fn from(v: Option<T>) -> Val {
+        v.map(Into::into).unwrap_or(Val::Null)
+    }
+}
+
+/// Build a `Vec<Val>` from heterogeneous values: `params![id, "x", Some(1.5)]`.
+#[macro_export]
+macro_rules! params {
+    ($($v:expr),* $(,)?) => { vec![$($crate::db::Val::from($v)),*] };
+}
+
+/// One result row.
+#[derive(Debug, Clone)]
+pub struct Row(pub Vec<Val>);
+
+impl Row {
+    fn get(&self, i: usize) -> &Val {
+        self.0.get(i).unwrap_or(&Val::Null)
+    }
+    pub fn i64(&self, i: usize) -> i64 {
+        match self.get(i) {
+            Val::Int(v) => *v,
+            Val::Real(v) => *v as i64,
+            Val::Bool(b) => *b as i64,
+            Val::Text(s) => s.parse().unwrap_or(0),
+            Val::Null => 0,
+        }
+    }
+    pub fn opt_i64(&self, i: usize) -> Option<i64> {
+        match self.get(i) {
+            Val::Null => None,
+            _ => Some(self.i64(i)),
+        }
+    }
+    pub fn f64(&self, i: usize) -> f64 {
+        self.opt_f64(i).unwrap_or(0.0)
+    }
+    pub fn opt_f64(&self, i: usize) -> Option<f64> {
+        match self.get(i) {
+            Val::Int(v) => Some(*v as f64),
+            Val::Real(v) => Some(*v),
+            Val::Text(s) => s.parse().ok(),
+            Val::Bool(b) => Some(*b as i64 as f64),
+            Val::Null => None,
+        }
+    }
+    pub fn bool(&self, i: usize) -> bool {
+        match self.get(i) {
+            Val::Bool(b) => *b,
+            Val::Int(v) => *v != 0,
+            _ => false,
+        }
+    }
+    pub fn str(&self, i: usize) -> String {
+        self.opt_str(i).unwrap_or_default()
+    }
+    pub fn opt_str(&self, i: usize) -> Option<String> {
+        match self.get(i) {
+            Val::Text(s) => Some(s.clone()),
+            Val::Int(v) => Some(v.to_string()),
+            Val::Real(v) => Some(v.to_string()),
+            Val::Bool(b) => Some(b.to_string()),
+            Val::Null => None,
+        }
+    }
+}
+
+/// The operations repositories use; implemented by both engines.
+pub trait Conn {
+    fn backend(&self) -> Backend;
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError>;
+    fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64, StoreError>;
+    /// Several statements without parameters (DDL).
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError>;
+    /// The native SQLite connection, for bulk paths that need it.
+    fn sqlite(&mut self) -> Option<&mut rusqlite::Connection> {
+        None
+    }
+    /// The native PostgreSQL client, for bulk paths that need it (COPY).
+    fn postgres(&mut self) -> Option<&mut postgres::Client> {
+        None
+    }
+
+    fn query_one(&mut self, sql: &str, params: &[Val]) -> Result<Option<Row>, StoreError> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+    fn scalar_i64(&mut self, sql: &str, params: &[Val]) -> Result<i64, StoreError> {
+        Ok(self.query_one(sql, params)?.map(|r| r.i64(0)).unwrap_or(0))
+    }
+    /// Insert many rows with multi-row `VALUES`, in chunks that stay under both engines'
+    /// parameter limits. `suffix` follows each statement (e.g. `ON CONFLICT DO NOTHING`).
+    fn insert_many(
+        &mut self,
+        table: &str,
+        cols: &[&str],
+        rows: &[Vec<Val>],
+        suffix: &str,
+    ) -> Result<u64, StoreError> {
+        let per = (30_000 / cols.len().max(1)).clamp(1, 1000);
+        let mut n = 0;
+        for chunk in rows.chunks(per) {
+            let mut sql = format!("INSERT INTO {table} ({}) VALUES ", cols.join(", "));
+            let mut params = Vec::with_capacity(chunk.len() * cols.len());
+            let mut k = 1;
+            for (ri, row) in chunk.iter().enumerate() {
+                if ri > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push('(');
+                for ci in 0..cols.len() {
+                    if ci > 0 {
+                        sql.push_str(", ");
+                    }
+                    sql.push('$');
+                    sql.push_str(&k.to_string());
+                    k += 1;
+                }
+                sql.push(')');
+                params.extend(row.iter().cloned());
+            }
+            sql.push(' ');
+            sql.push_str(suffix);
+            n += self.execute(&sql, &params)?;
+        }
+        Ok(n)
+    }
+}
+
+// ---------------------------------------------------------------- SQLite
+
+/// `$1` → `?1` outside string literals.
+fn sqlite_sql(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut in_str = false;
+    for c in sql.chars() {
+        match c {
+            '\'' => {
+                in_str = !in_str;
+                out.push(c)
+            }
+            '$' if !in_str => out.push('?'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl rusqlite::ToSql for Val {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+        Ok(match self {
+            Val::Null => ToSqlOutput::Owned(Value::Null),
+            Val::Int(i) => ToSqlOutput::Owned(Value::Integer(*i)),
+            Val::Real(f) => ToSqlOutput::Owned(Value::Real(*f)),
+            Val::Bool(b) => ToSqlOutput::Owned(Value::Integer(*b as i64)),
+            Val::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+        })
+    }
+}
+
+fn sqlite_val(v: rusqlite::types::ValueRef<'_>) -> Val {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Null => Val::Null,
+        ValueRef::Integer(i) => Val::Int(i),
+        ValueRef::Real(f) => Val::Real(f),
+        ValueRef::Text(t) => Val::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Val::Text(String::from_utf8_lossy(b).into_owned()),
+    }
+}
+
+pub struct SqliteConn(pub rusqlite::Connection);
+
+impl Conn for SqliteConn {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError> {
+        let mut st = self.0.prepare_cached(&sqlite_sql(sql))?;
+        let n = st.column_count();
+        let mut rows = st.query(rusqlite::params_from_iter(params.iter()))?;
+        let mut out = vec![];
+        while let Some(r) = rows.next()? {
+            let mut v = Vec::with_capacity(n);
+            for i in 0..n {
+                v.push(sqlite_val(r.get_ref(i)?));
+            }
+            out.push(Row(v));
+        }
+        Ok(out)
+    }
+    fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64, StoreError> {
+        let mut st = self.0.prepare_cached(&sqlite_sql(sql))?;
+        Ok(st.execute(rusqlite::params_from_iter(params.iter()))? as u64)
+    }
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.0.execute_batch(sql)?)
+    }
+    fn sqlite(&mut self) -> Option<&mut rusqlite::Connection> {
+        Some(&mut self.0)
+    }
+}
+
+fn open_sqlite(path: &Path) -> Result<SqliteConn, StoreError> {
+    let c = rusqlite::Connection::open(path)?;
+    c.busy_timeout(std::time::Duration::from_secs(10))?;
+    c.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000;",
+    )?;
+    c.set_prepared_statement_cache_capacity(64);
+    Ok(SqliteConn(c))
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+impl ToSql for Val {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        let bad = || -> Box<dyn std::error::Error + Sync + Send> {
+            format!("cannot send {self:?} as {ty}").into()
+        };
+        match self {
+            Val::Null => Ok(IsNull::Yes),
+            Val::Int(i) => match *ty {
+                Type::INT8 => i.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+                Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
+                Type::FLOAT8 => (*i as f64).to_sql(ty, out),
+                Type::FLOAT4 => (*i as f32).to_sql(ty, out),
+                Type::BOOL => (*i != 0).to_sql(ty, out),
+                Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
+                    i.to_string().to_sql(&Type::TEXT, out)
+                }
+                _ => Err(bad()),
+            },
+            Val::Real(f) => match *ty {
+                Type::FLOAT8 => f.to_sql(ty, out),
+                Type::FLOAT4 => (*f as f32).to_sql(ty, out),
+                Type::INT8 if f.fract() == 0.0 => (*f as i64).to_sql(ty, out),
+                Type::INT4 if f.fract() == 0.0 => (*f as i32).to_sql(ty, out),
+                Type::TEXT | Type::VARCHAR | Type::UNKNOWN => {
+                    f.to_string().to_sql(&Type::TEXT, out)
+                }
+                _ => Err(bad()),
+            },
+            Val::Bool(b) => match *ty {
+                Type::BOOL => b.to_sql(ty, out),
+                Type::INT8 => (*b as i64).to_sql(ty, out),
+                Type::INT4 => (*b as i32).to_sql(ty, out),
+                Type::INT2 => (*b as i16).to_sql(ty, out),
+                _ => Err(bad()),
+            },
+            Val::Text(s) => match *ty {
+                Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
+                    s.as_str().to_sql(&Type::TEXT, out)
+                }
+                _ => Err(bad()),
+            },
+        }
+    }
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+    to_sql_checked!();
+}
+
+/// PostgreSQL `numeric` in binary form → f64 (sums of integers come back as numeric).
+fn numeric_to_f64(raw: &[u8]) -> Result<f64, Box<dyn std::error::Error + Sync + Send>> {
+    if raw.len() < 8 {
+        return Err("short numeric".into());
+    }
+    let rd = |i: usize| i16::from_be_bytes([raw[i], raw[i + 1]]);
+    let ndigits = rd(0) as usize;
+    let weight = rd(2) as i32;
+    let sign = u16::from_be_bytes([raw[4], raw[5]]);
+    if sign == 0xC000 {
+        return Ok(f64::NAN);
+    }
+    let mut v = 0f64;
+    for d in 0..ndigits {
+        let digit = rd(8 + 2 * d) as f64;
+        v += digit * 10000f64.powi(weight - d as i32);
+    }
+    Ok(if sign == 0x4000 { -v } else { v })
+}
+
+impl<'a> FromSql<'a> for Val {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Val, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(match *ty {
+            Type::INT2 => Val::Int(i16::from_sql(ty, raw)? as i64),
+            Type::INT4 => Val::Int(i32::from_sql(ty, raw)? as i64),
+            Type::INT8 => Val::Int(i64::from_sql(ty, raw)?),
+            Type::FLOAT4 => Val::Real(f32::from_sql(ty, raw)? as f64),
+            Type::FLOAT8 => Val::Real(f64::from_sql(ty, raw)?),
+            Type::NUMERIC => Val::Real(numeric_to_f64(raw)?),
+            Type::BOOL => Val::Bool(bool::from_sql(ty, raw)?),
+            _ => Val::Text(String::from_utf8(raw.to_vec())?),
+        })
+    }
+    fn from_sql_null(_: &Type) -> Result<Val, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Val::Null)
+    }
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+pub struct PgConn {
+    pub client: postgres::Client,
+    cache: HashMap<String, postgres::Statement>,
+}
+
+impl PgConn {
+    fn stmt(&mut self, sql: &str) -> Result<postgres::Statement, StoreError> {
+        if let Some(s) = self.cache.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql)?;
+        if self.cache.len() > 256 {
+            self.cache.clear();
+        }
+        self.cache.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+}
+
+fn pg_params(params: &[Val]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
+}
+
+impl Conn for PgConn {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError> {
+        let st = self.stmt(sql)?;
+        let rows = self.client.query(&st, &pg_params(params))?;
+        rows.iter()
+            .map(|r| {
+                (0..r.len())
+                    .map(|i| r.try_get::<_, Val>(i).map_err(StoreError::from))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Row)
+            })
+            .collect()
+    }
+    fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64, StoreError> {
+        let st = self.stmt(sql)?;
+        Ok(self.client.execute(&st, &pg_params(params))?)
+    }
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.client.batch_execute(sql)?)
+    }
+    fn postgres(&mut self) -> Option<&mut postgres::Client> {
+        Some(&mut self.client)
+    }
+}
+
+// ---------------------------------------------------------------- pool
+
+enum Target {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+struct Inner {
+    target: Target,
+    /// SQLite: the single writer connection (SQLite admits one writer at a time).
+    writer: Mutex<Option<SqliteConn>>,
+    idle: Mutex<Vec<Box<dyn Conn + Send>>>,
+}
+
+/// A handle to the database, cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+    backend: Backend,
+}
+
+const MAX_IDLE: usize = 8;
+
+impl Db {
+    /// Open from a URL: `postgres://…`/`postgresql://…`, `sqlite://PATH`, or a plain file path.
+    pub fn open(url: &str) -> Result<Db, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let db = Db {
+                inner: Arc::new(Inner {
+                    target: Target::Postgres(url.to_string()),
+                    writer: Mutex::new(None),
+                    idle: Mutex::new(vec![]),
+                }),
+                backend: Backend::Postgres,
+            };
+            let c = db.connect()?;
+            db.release(c);
+            Ok(db)
+        } else {
+            let path = PathBuf::from(url.strip_prefix("sqlite://").unwrap_or(url));
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError::Io(format!("cannot create {}: {e}", dir.display())))?;
+            }
+            let writer = open_sqlite(&path)?;
+            Ok(Db {
+                inner: Arc::new(Inner {
+                    target: Target::Sqlite(path),
+                    writer: Mutex::new(Some(writer)),
+                    idle: Mutex::new(vec![]),
+                }),
+                backend: Backend::Sqlite,
+            })
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Where the data lives (SQLite file path or PostgreSQL URL without password).
+    pub fn location(&self) -> String {
+        match &self.inner.target {
+            Target::Sqlite(p) => p.display().to_string(),
+            Target::Postgres(u) => redact_url(u),
+        }
+    }
+
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match &self.inner.target {
+            Target::Sqlite(p) => Some(p),
+            Target::Postgres(_) => None,
+        }
+    }
+
+    fn connect(&self) -> Result<Box<dyn Conn + Send>, StoreError> {
+        Ok(match &self.inner.target {
+            Target::Sqlite(p) => Box::new(open_sqlite(p)?),
+            Target::Postgres(u) => {
+                let client = postgres::Client::connect(u, postgres::NoTls)?;
+                Box::new(PgConn {
+                    client,
+                    cache: HashMap::new(),
+                })
+            }
+        })
+    }
+
+    fn acquire(&self) -> Result<Box<dyn Conn + Send>, StoreError> {
+        let c = self
+            .inner
+            .idle
+            .lock()
+            .map_err(|_| StoreError::poisoned())?
+            .pop();
+        match c {
+            Some(c) => Ok(c),
+            None => self.connect(),
+        }
+    }
+
+    fn release(&self, c: Box<dyn Conn + Send>) {
+        if let Ok(mut idle) = self.inner.idle.lock()
+            && idle.len() < MAX_IDLE
+        {
+            idle.push(c);
+        }
+    }
+
+    /// Run read-only work on a pooled connection.
+    pub fn read<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut c = self.acquire()?;
+        let r = f(c.as_mut());
+        match &r {
+            // a broken PostgreSQL connection is dropped, not pooled
+            Err(StoreError::Db(_)) if self.backend == Backend::Postgres => {
+                if let Some(pg) = c.postgres()
+                    && pg.is_closed()
+                {
+                    return r;
+                }
+                self.release(c)
+            }
+            _ => self.release(c),
+        }
+        r
+    }
+
+    /// Run work in one transaction: committed if `f` returns `Ok`, rolled back otherwise.
+    pub fn write<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.transaction(true, f)
+    }
+
+    /// Like [`Db::write`]; with `commit = false` the work is always rolled back (dry runs).
+    pub fn transaction<T>(
+        &self,
+        commit: bool,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut guard = self
+                    .inner
+                    .writer
+                    .lock()
+                    .map_err(|_| StoreError::poisoned())?;
+                let conn = guard.as_mut().ok_or_else(StoreError::poisoned)?;
+                transaction(conn, "BEGIN IMMEDIATE", commit, f)
+            }
+            Backend::Postgres => {
+                let mut c = self.acquire()?;
+                let r = transaction(c.as_mut(), "BEGIN", commit, f);
+                let closed = c.postgres().map(|p| p.is_closed()).unwrap_or(false);
+                if !closed {
+                    self.release(c);
+                }
+                r
+            }
+        }
+    }
+
+    /// Drop pooled connections (used before a restore replaces the database).
+    pub fn close_idle(&self) {
+        if let Ok(mut idle) = self.inner.idle.lock() {
+            idle.clear();
+        }
+    }
+}
+
+fn transaction<T>(
+    c: &mut dyn Conn,
+    begin: &str,
+    commit: bool,
+    f: impl FnOnce(&mut dyn Conn) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    c.batch(begin)?;
+    match f(c) {
+        Ok(v) => {
+            c.batch(if commit { "COMMIT" } else { "ROLLBACK" })?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = c.batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// Hide the password in a connection URL.
+pub fn redact_url(u: &str) -> String {
+    match (u.find("://"), u.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &u[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &u[..s + 3], &u[at..]),
+                None => u.to_string(),
+            }
+        }
+        _ => u.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_rewritten_outside_strings() {
+        assert_eq!(
+            sqlite_sql("SELECT $1, '$2' WHERE a = $10"),
+            "SELECT ?1, '$2' WHERE a = ?10"
+        );
+    }
+
+    #[test]
+    fn urls_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+    }
+
+    #[test]
+    fn numeric_decoding() {
+        // 12345.67 = digits [1, 2345, 6700], weight 1
+        let mut raw = vec![];
+        for v in [3i16, 1, 0, 2] {
+            raw.extend_from_slice(&v.to_be_bytes());
+        }
+        for d in [1i16, 2345, 6700] {
+            raw.extend_from_slice(&d.to_be_bytes());
+        }
+        assert!((numeric_to_f64(&raw).unwrap() - 12345.67).abs() < 1e-9);
+    }
+}

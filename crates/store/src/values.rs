@@ -1,0 +1,842 @@
+//! Data values: checking submitted values against the catalogue, writing them
+//! all-or-nothing (upsert, one value per key, every change kept in history by triggers),
+//! and reading them back with filters.
+
+use crate::audit::{self, Actor};
+use crate::db::{Backend, Conn, Db, Row, Val};
+use crate::error::StoreError;
+use crate::params;
+use dantoc_domain::admin::HierarchyVersion;
+use dantoc_domain::disagg::Disagg;
+use dantoc_domain::indicator::Indicator;
+use dantoc_domain::period::Period;
+use dantoc_domain::text::clean;
+use dantoc_domain::value::{CheckedValue, check_value};
+use dantoc_domain::{FieldError, Problems};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+
+/// A value as submitted (DHIS2 JSON, CSV, a form), before any check.
+#[derive(Debug, Clone, Default)]
+pub struct RawValue {
+    pub indicator: String,
+    /// Unit code; `CODE@2024` names the pre-2025 unit explicitly.
+    pub unit: String,
+    pub period: String,
+    /// Disaggregation code (`default` or empty for the total).
+    pub disagg: String,
+    pub value: Option<String>,
+    pub comment: Option<String>,
+    pub followup: Option<bool>,
+}
+
+/// The fields of a [`RawValue`], named as in error messages.
+pub mod field {
+    pub const INDICATOR: &str = "indicator";
+    pub const UNIT: &str = "unit";
+    pub const PERIOD: &str = "period";
+    pub const DISAGG: &str = "disaggregation";
+    pub const VALUE: &str = "value";
+    pub const COMMENT: &str = "comment";
+}
+
+/// A value checked and resolved to ids, ready to write.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub indicator_id: i64,
+    pub unit_id: i64,
+    pub period: Period,
+    pub disagg: String,
+    pub value: Option<CheckedValue>,
+    pub comment: Option<String>,
+    pub followup: Option<bool>,
+}
+
+/// What the catalogue knows, loaded once per import so that checks cost no queries.
+pub struct Catalogue {
+    indicators: HashMap<String, (i64, Indicator)>,
+    units: HashMap<(HierarchyVersion, String), i64>,
+    ethnic: HashSet<String>,
+    periods: HashMap<String, Period>,
+    disaggs: HashMap<String, Result<Disagg, String>>,
+}
+
+impl Catalogue {
+    pub fn load(c: &mut dyn Conn) -> Result<Catalogue, StoreError> {
+        let indicators = crate::indicators::list(c)?
+            .into_iter()
+            .map(|(id, i)| (i.code.clone(), (id, i)))
+            .collect();
+        let mut units = HashMap::new();
+        for r in c.query("SELECT version, code, id FROM admin_unit", &[])? {
+            if let Ok(v) = r.str(0).parse() {
+                units.insert((v, r.str(1)), r.i64(2));
+            }
+        }
+        let ethnic = c
+            .query("SELECT code_2008 FROM ethnic_group", &[])?
+            .iter()
+            .map(|r| r.str(0))
+            .collect();
+        Ok(Catalogue {
+            indicators,
+            units,
+            ethnic,
+            periods: HashMap::new(),
+            disaggs: HashMap::new(),
+        })
+    }
+
+    pub fn indicator(&self, code: &str) -> Option<&(i64, Indicator)> {
+        self.indicators.get(code)
+    }
+
+    /// The id of a unit named in a value: `CODE@VERSION`, or `CODE` in the hierarchy in force
+    /// at the end of the period.
+    pub fn unit_for(&self, unit: &str, period: &Period) -> Result<i64, FieldError> {
+        let (code, version) = match unit.split_once('@') {
+            Some((c, v)) => (
+                c,
+                v.parse::<HierarchyVersion>()
+                    .map_err(|e| FieldError::new(field::UNIT, e).value(unit))?,
+            ),
+            None => (unit, HierarchyVersion::on(&period.end_date())),
+        };
+        self.units
+            .get(&(version, code.to_string()))
+            .copied()
+            .ok_or_else(|| {
+                FieldError::new(
+                    field::UNIT,
+                    format!(
+                        "no administrative unit has this code in the {version} hierarchy \
+                         (the one in force at the end of period {period}; write CODE@2024 or CODE@2025 to choose)"
+                    ),
+                )
+                .value(unit)
+            })
+    }
+
+    /// Check one submitted value. `delete`: no value is needed.
+    pub fn resolve(&mut self, raw: &RawValue, delete: bool) -> Result<Resolved, FieldError> {
+        let code = raw.indicator.trim();
+        let (indicator_id, ind) = self.indicators.get(code).ok_or_else(|| {
+            FieldError::new(field::INDICATOR, "no indicator has this code").value(code)
+        })?;
+        if ind.is_derived() {
+            return Err(FieldError::new(
+                field::INDICATOR,
+                "this indicator is derived by a formula: it is computed, not stored",
+            )
+            .value(code));
+        }
+        let ptext = raw.period.trim();
+        let period = match self.periods.get(ptext) {
+            Some(p) => *p,
+            None => {
+                let p: Period =
+                    ptext
+                        .parse()
+                        .map_err(|e: dantoc_domain::period::PeriodError| {
+                            FieldError::new(field::PERIOD, e.to_string()).value(ptext)
+                        })?;
+                self.periods.insert(ptext.to_string(), p);
+                p
+            }
+        };
+        if period.kind() != ind.period_type {
+            return Err(FieldError::new(
+                field::PERIOD,
+                format!(
+                    "indicator {code} is reported {}, this period is {}",
+                    ind.period_type.as_str(),
+                    period.kind().as_str()
+                ),
+            )
+            .value(ptext));
+        }
+        let unit_id = self.unit_for(raw.unit.trim(), &period)?;
+        let dtext = raw.disagg.trim();
+        let d = self
+            .disaggs
+            .entry(dtext.to_string())
+            .or_insert_with(|| dtext.parse::<Disagg>())
+            .clone()
+            .map_err(|e| FieldError::new(field::DISAGG, e).value(dtext))?;
+        if let Some(e) = &d.ethnic
+            && !self.ethnic.contains(e)
+        {
+            return Err(
+                FieldError::new(field::DISAGG, format!("no ethnic group has code {e}"))
+                    .value(dtext),
+            );
+        }
+        if let Some(dim) = d
+            .dimensions()
+            .into_iter()
+            .find(|x| !ind.disaggregations.contains(x))
+        {
+            return Err(FieldError::new(
+                field::DISAGG,
+                format!("indicator {code} is not broken down by {}", dim.as_str()),
+            )
+            .value(dtext));
+        }
+        let value = if delete {
+            None
+        } else {
+            let v = raw
+                .value
+                .as_deref()
+                .ok_or_else(|| FieldError::new(field::VALUE, "the value is missing"))?;
+            Some(
+                check_value(ind.value_type, v)
+                    .map_err(|e| FieldError::new(field::VALUE, e).value(v))?,
+            )
+        };
+        let comment = raw.comment.as_deref().map(clean).filter(|s| !s.is_empty());
+        if comment.as_ref().is_some_and(|c| c.chars().count() > 5000) {
+            return Err(FieldError::new(
+                field::COMMENT,
+                "the comment is longer than 5000 characters",
+            ));
+        }
+        Ok(Resolved {
+            indicator_id: *indicator_id,
+            unit_id,
+            period,
+            disagg: d.code(),
+            value,
+            comment,
+            followup: raw.followup,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Strategy {
+    #[default]
+    CreateAndUpdate,
+    Create,
+    Update,
+    Delete,
+}
+
+impl std::str::FromStr for Strategy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_uppercase().replace('-', "_").as_str() {
+            "CREATE_AND_UPDATE" | "NEW_AND_UPDATES" => Ok(Strategy::CreateAndUpdate),
+            "CREATE" | "NEW" => Ok(Strategy::Create),
+            "UPDATE" | "UPDATES" => Ok(Strategy::Update),
+            "DELETE" | "DELETES" => Ok(Strategy::Delete),
+            o => Err(format!(
+                "unknown import strategy {o:?}: expected CREATE_AND_UPDATE, CREATE, UPDATE or DELETE"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    pub strategy: Strategy,
+    pub dry_run: bool,
+    /// Stored with each value: a generated demonstration value.
+    pub demo: bool,
+    /// Stored with each value: where a published figure comes from.
+    pub source: Option<String>,
+    /// What was imported (file name, `api`), for the audit log.
+    pub what: String,
+    /// Write one audit entry per value with its state before and after (small writes);
+    /// otherwise one entry for the whole import (earlier states stay in the value history).
+    pub audit_each: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ImportCount {
+    pub imported: u64,
+    pub updated: u64,
+    pub ignored: u64,
+    pub deleted: u64,
+}
+
+/// The outcome of an import, shaped like DHIS2's import summary.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportSummary {
+    /// `SUCCESS`, or `ERROR` when nothing was written.
+    pub status: &'static str,
+    pub description: String,
+    pub import_count: ImportCount,
+    pub conflicts: Vec<FieldError>,
+    /// Problems found in all (the list of conflicts stops at 1,000).
+    pub conflict_count: u64,
+    pub dry_run: bool,
+    pub rows: u64,
+}
+
+const MAX_CONFLICTS: usize = 1000;
+
+/// From this many values on, imports take the engine's bulk path.
+pub const BULK_MIN: usize = 2000;
+
+/// One stored row's key.
+type Key = (i64, i64, String, i64);
+
+struct Batch<'a> {
+    now: String,
+    actor: &'a Actor,
+    opts: &'a ImportOptions,
+    disagg_ids: HashMap<String, i64>,
+    count: ImportCount,
+    audits: Vec<(String, Option<serde_json::Value>, Option<serde_json::Value>)>,
+}
+
+fn disagg_id(
+    c: &mut dyn Conn,
+    cache: &mut HashMap<String, i64>,
+    code: &str,
+) -> Result<i64, StoreError> {
+    if let Some(id) = cache.get(code) {
+        return Ok(*id);
+    }
+    let id = match c.query_one(
+        "SELECT id FROM disaggregation WHERE code = $1",
+        &params![code],
+    )? {
+        Some(r) => r.i64(0),
+        None => {
+            let d: Disagg = code.parse().map_err(StoreError::Io)?;
+            let sex = d.sex.map(|s| format!("{s:?}").to_lowercase());
+            let area = d.area.map(|a| format!("{a:?}").to_lowercase());
+            c.query(
+                "INSERT INTO disaggregation (code, ethnic_code, sex, area, age_group) VALUES ($1,$2,$3,$4,$5) RETURNING id",
+                &params![code, d.ethnic.clone(), sex, area, d.age.clone()],
+            )?
+            .first()
+            .map(|r| r.i64(0))
+            .unwrap_or_default()
+        }
+    };
+    cache.insert(code.to_string(), id);
+    Ok(id)
+}
+
+fn current_json(c: &mut dyn Conn, k: &Key) -> Result<Option<serde_json::Value>, StoreError> {
+    Ok(c
+        .query_one(
+            "SELECT value_text, comment, followup, version FROM data_value
+             WHERE indicator_id = $1 AND unit_id = $2 AND period = $3 AND disagg_id = $4",
+            &params![k.0, k.1, &k.2, k.3],
+        )?
+        .map(|r| {
+            serde_json::json!({"value": r.str(0), "comment": r.opt_str(1), "followup": r.bool(2), "version": r.i64(3)})
+        }))
+}
+
+pub(crate) const INSERT_SQL: &str =
+    "INSERT INTO data_value (indicator_id, unit_id, period, disagg_id, month_start, month_end,
+    value, value_text, comment, followup, demo, source, stored_by, created_at, updated_at, version)
+    VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$14,1) ON CONFLICT DO NOTHING";
+
+pub(crate) const UPDATE_SQL: &str = "UPDATE data_value SET value = $1, value_text = $2,
+    comment = coalesce(CAST($3 AS TEXT), comment), followup = coalesce(CAST($4 AS BIGINT), followup),
+    demo = $5, source = $6, stored_by = $7, updated_at = $8, version = version + 1
+    WHERE indicator_id = $9 AND unit_id = $10 AND period = $11 AND disagg_id = $12
+      AND (value_text <> $2 OR (CAST($3 AS TEXT) IS NOT NULL AND (comment IS NULL OR comment <> CAST($3 AS TEXT)))
+           OR (CAST($4 AS BIGINT) IS NOT NULL AND followup <> CAST($4 AS BIGINT)) OR demo <> $5)";
+
+const DELETE_SQL: &str = "DELETE FROM data_value WHERE indicator_id = $1 AND unit_id = $2 AND period = $3 AND disagg_id = $4";
+
+impl Batch<'_> {
+    /// Write one value through the portable statements.
+    fn put(&mut self, c: &mut dyn Conn, r: &Resolved) -> Result<(), StoreError> {
+        let did = disagg_id(c, &mut self.disagg_ids, &r.disagg)?;
+        let ptext = r.period.to_string();
+        let key: Key = (r.indicator_id, r.unit_id, ptext.clone(), did);
+        let before = if self.opts.audit_each {
+            current_json(c, &key)?
+        } else {
+            None
+        };
+        let demo = self.opts.demo;
+        let changed = match self.opts.strategy {
+            Strategy::Delete => {
+                let n = c.execute(DELETE_SQL, &params![key.0, key.1, &key.2, key.3])?;
+                self.count.deleted += n;
+                self.count.ignored += 1 - n.min(1);
+                n > 0
+            }
+            s => {
+                let v = r.value.as_ref().expect("checked: a value unless deleting");
+                let (ms, me) = r.period.month_range();
+                let mut done = false;
+                if s != Strategy::Update {
+                    let n = c.execute(
+                        INSERT_SQL,
+                        &params![
+                            key.0,
+                            key.1,
+                            &key.2,
+                            key.3,
+                            ms as i64,
+                            me as i64,
+                            v.number,
+                            &v.text,
+                            r.comment.clone(),
+                            r.followup.unwrap_or(false),
+                            demo,
+                            self.opts.source.clone(),
+                            &self.actor.name,
+                            &self.now
+                        ],
+                    )?;
+                    self.count.imported += n;
+                    done = n > 0;
+                }
+                if !done && s != Strategy::Create {
+                    let n = c.execute(
+                        UPDATE_SQL,
+                        &params![
+                            v.number,
+                            &v.text,
+                            r.comment.clone(),
+                            r.followup.map(|b| b as i64),
+                            demo,
+                            self.opts.source.clone(),
+                            &self.actor.name,
+                            &self.now,
+                            key.0,
+                            key.1,
+                            &key.2,
+                            key.3
+                        ],
+                    )?;
+                    self.count.updated += n;
+                    done = n > 0;
+                }
+                if !done {
+                    self.count.ignored += 1;
+                }
+                done
+            }
+        };
+        if self.opts.audit_each && changed {
+            let after = current_json(c, &key)?;
+            self.audits.push((
+                format!("{}/{}/{}/{}", key.0, key.1, key.2, r.disagg),
+                before,
+                after,
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Check every value, then write them all in one transaction, or none if any is wrong.
+/// A dry run does the same and rolls back. `items` may carry errors found while parsing.
+pub fn import(
+    db: &Db,
+    actor: &Actor,
+    opts: &ImportOptions,
+    items: impl IntoIterator<Item = Result<RawValue, FieldError>>,
+    locate: &dyn Fn(usize, FieldError) -> FieldError,
+) -> Result<ImportSummary, StoreError> {
+    let mut cat = db.read(Catalogue::load)?;
+    let delete = opts.strategy == Strategy::Delete;
+    let mut conflicts: Vec<FieldError> = vec![];
+    let mut conflict_count = 0u64;
+    let mut rows = 0u64;
+    let mut resolved: Vec<Resolved> = vec![];
+    let mut seen: HashMap<(i64, i64, Period, String), usize> = HashMap::new();
+    for (i, item) in items.into_iter().enumerate() {
+        rows += 1;
+        let r = item.and_then(|raw| cat.resolve(&raw, delete));
+        match r {
+            Ok(r) => {
+                let k = (r.indicator_id, r.unit_id, r.period, r.disagg.clone());
+                if let Some(first) = seen.insert(k, i) {
+                    conflict_count += 1;
+                    resolved.clear();
+                    if conflicts.len() < MAX_CONFLICTS {
+                        let there = locate(first, FieldError::new("", ""));
+                        let there = match there.row {
+                            Some(r) => format!("row {r}"),
+                            None => format!("item {}", there.field),
+                        };
+                        conflicts.push(locate(
+                            i,
+                            FieldError::new(
+                                "key",
+                                format!("the same indicator, unit, period and disaggregation are already given at {there}"),
+                            ),
+                        ));
+                    }
+                } else if conflict_count == 0 {
+                    resolved.push(r);
+                }
+            }
+            Err(e) => {
+                conflict_count += 1;
+                resolved.clear();
+                if conflicts.len() < MAX_CONFLICTS {
+                    conflicts.push(locate(i, e));
+                }
+            }
+        }
+    }
+    drop(seen);
+    let mut summary = ImportSummary {
+        status: "SUCCESS",
+        description: String::new(),
+        import_count: ImportCount::default(),
+        conflicts,
+        conflict_count,
+        dry_run: opts.dry_run,
+        rows,
+    };
+    if conflict_count > 0 {
+        summary.status = "ERROR";
+        summary.import_count.ignored = rows;
+        summary.description =
+            format!("{conflict_count} problem(s) in {rows} value(s): nothing was imported");
+        return Ok(summary);
+    }
+    let outcome = db.transaction(!opts.dry_run, |c| {
+        let mut b = Batch {
+            now: crate::clock::now(),
+            actor,
+            opts,
+            disagg_ids: HashMap::new(),
+            count: ImportCount::default(),
+            audits: vec![],
+        };
+        let bulk =
+            resolved.len() >= BULK_MIN && !opts.audit_each && opts.strategy != Strategy::Delete;
+        if bulk {
+            let mut ids = HashMap::new();
+            for r in &resolved {
+                if !ids.contains_key(&r.disagg) {
+                    let id = disagg_id(c, &mut b.disagg_ids, &r.disagg)?;
+                    ids.insert(r.disagg.clone(), id);
+                }
+            }
+            let w = crate::bulk::Write {
+                rows: &resolved,
+                disagg_ids: &ids,
+                now: &b.now,
+                stored_by: &actor.name,
+                opts,
+            };
+            b.count = match c.backend() {
+                Backend::Sqlite => crate::bulk::sqlite(c, &w)?,
+                Backend::Postgres => crate::bulk::postgres(c, &w)?,
+            };
+        } else {
+            for r in &resolved {
+                b.put(c, r)?;
+            }
+        }
+        if opts.audit_each {
+            for (key, before, after) in &b.audits {
+                audit::record(
+                    c,
+                    actor,
+                    action_of(opts.strategy),
+                    "data_value",
+                    key,
+                    before.as_ref(),
+                    after.as_ref(),
+                )?;
+            }
+        } else {
+            let after =
+                serde_json::json!({"what": opts.what, "count": b.count, "strategy": opts.strategy});
+            audit::record(
+                c,
+                actor,
+                "import",
+                "data_value",
+                &opts.what,
+                None,
+                Some(&after),
+            )?;
+        }
+        Ok(b.count)
+    })?;
+    summary.import_count = outcome;
+    summary.description = if opts.dry_run {
+        "Dry run: checked and counted, nothing was written".into()
+    } else {
+        "Import process completed successfully".into()
+    };
+    Ok(summary)
+}
+
+fn action_of(s: Strategy) -> &'static str {
+    match s {
+        Strategy::Delete => "delete",
+        _ => "write",
+    }
+}
+
+/// Filters for reading values.
+#[derive(Debug, Clone, Default)]
+pub struct ValueFilter {
+    pub indicators: Vec<String>,
+    /// Unit codes (with optional `@VERSION`; default: the current hierarchy).
+    pub units: Vec<String>,
+    /// Include every unit below the given ones.
+    pub children: bool,
+    pub periods: Vec<String>,
+    /// Inclusive date range `YYYY-MM-DD`: values whose period lies inside it.
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub disagg: Option<String>,
+    /// Values changed at or after this instant (ISO 8601).
+    pub last_updated: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StoredValue {
+    pub indicator: String,
+    pub unit: String,
+    pub unit_version: String,
+    pub period: String,
+    pub disagg: String,
+    pub value: Option<f64>,
+    pub value_text: String,
+    pub comment: Option<String>,
+    pub followup: bool,
+    pub demo: bool,
+    pub source: Option<String>,
+    pub stored_by: String,
+    pub created: String,
+    pub last_updated: String,
+    pub version: i64,
+}
+
+fn month_of(date: &str) -> Option<i64> {
+    let y: i64 = date.get(0..4)?.parse().ok()?;
+    let m: i64 = date.get(5..7)?.parse().ok()?;
+    (date.len() == 10 && (1..=12).contains(&m)).then_some(y * 12 + m - 1)
+}
+
+/// Read values. Unknown codes in filters are an error, not an empty answer.
+pub fn query(c: &mut dyn Conn, f: &ValueFilter) -> Result<Vec<StoredValue>, StoreError> {
+    let mut w: Vec<String> = vec![];
+    let mut p: Vec<Val> = vec![];
+    let mut problems = Problems::default();
+    let add = |w: &mut Vec<String>, p: &mut Vec<Val>, sql: &str, vals: Vec<Val>| {
+        let mut s = sql.to_string();
+        for v in vals {
+            p.push(v);
+            s = s.replacen('?', &format!("${}", p.len()), 1);
+        }
+        w.push(s);
+    };
+    if !f.indicators.is_empty() {
+        let marks = vec!["?"; f.indicators.len()].join(", ");
+        add(
+            &mut w,
+            &mut p,
+            &format!("i.code IN ({marks})"),
+            f.indicators.iter().map(Val::from).collect(),
+        );
+    }
+    if !f.units.is_empty() {
+        let mut ids = vec![];
+        for u in &f.units {
+            let (code, v) = match u.split_once('@') {
+                Some((code, v)) => match v.parse() {
+                    Ok(v) => (code, v),
+                    Err(e) => {
+                        problems.push(FieldError::new("orgUnit", e).value(u));
+                        continue;
+                    }
+                },
+                None => (u.as_str(), HierarchyVersion::CURRENT),
+            };
+            match crate::units::id_of(c, v, code)? {
+                Some(id) => ids.push(Val::Int(id)),
+                None => problems.push(
+                    FieldError::new(
+                        "orgUnit",
+                        format!("no unit has this code in the {v} hierarchy"),
+                    )
+                    .value(u),
+                ),
+            }
+        }
+        if !ids.is_empty() {
+            let marks = vec!["?"; ids.len()].join(", ");
+            if f.children {
+                add(
+                    &mut w,
+                    &mut p,
+                    &format!(
+                        "d.unit_id IN (SELECT descendant_id FROM admin_unit_closure WHERE ancestor_id IN ({marks}))"
+                    ),
+                    ids,
+                );
+            } else {
+                add(&mut w, &mut p, &format!("d.unit_id IN ({marks})"), ids);
+            }
+        }
+    }
+    if !f.periods.is_empty() {
+        let mut ps = vec![];
+        for s in &f.periods {
+            match s.parse::<Period>() {
+                Ok(pd) => ps.push(Val::Text(pd.to_string())),
+                Err(e) => problems.push(FieldError::new("period", e.to_string()).value(s)),
+            }
+        }
+        if !ps.is_empty() {
+            let marks = vec!["?"; ps.len()].join(", ");
+            add(&mut w, &mut p, &format!("d.period IN ({marks})"), ps);
+        }
+    }
+    for (name, date, sql) in [
+        ("startDate", &f.start_date, "d.month_start >= ?"),
+        ("endDate", &f.end_date, "d.month_end <= ?"),
+    ] {
+        if let Some(d) = date {
+            match month_of(d) {
+                Some(m) => add(&mut w, &mut p, sql, vec![Val::Int(m)]),
+                None => problems.push(FieldError::new(name, "expected a date YYYY-MM-DD").value(d)),
+            }
+        }
+    }
+    if let Some(d) = &f.disagg {
+        match d.parse::<Disagg>() {
+            Ok(d) => add(&mut w, &mut p, "g.code = ?", vec![Val::Text(d.code())]),
+            Err(e) => problems.push(FieldError::new("categoryOptionCombo", e).value(d)),
+        }
+    }
+    if let Some(t) = &f.last_updated {
+        if t.len() >= 10 && month_of(&t[..10]).is_some() {
+            add(
+                &mut w,
+                &mut p,
+                "d.updated_at >= ?",
+                vec![Val::Text(t.clone())],
+            );
+        } else {
+            problems.push(
+                FieldError::new("lastUpdated", "expected a date or instant, e.g. 2025-01-31")
+                    .value(t),
+            );
+        }
+    }
+    if !problems.is_empty() {
+        return Err(StoreError::Invalid(problems));
+    }
+    let filter = if w.is_empty() {
+        "1 = 1".to_string()
+    } else {
+        w.join(" AND ")
+    };
+    p.push(Val::Int(if f.limit > 0 { f.limit } else { 10_000 }));
+    p.push(Val::Int(f.offset.max(0)));
+    let n = p.len();
+    let sql = format!(
+        "SELECT i.code, u.code, u.version, d.period, g.code, d.value, d.value_text, d.comment, d.followup,
+                d.demo, d.source, d.stored_by, d.created_at, d.updated_at, d.version
+         FROM data_value d JOIN indicator i ON i.id = d.indicator_id JOIN admin_unit u ON u.id = d.unit_id
+         JOIN disaggregation g ON g.id = d.disagg_id
+         WHERE {filter} ORDER BY i.code, u.version, u.code, d.month_start, d.period, g.code LIMIT ${} OFFSET ${}",
+        n - 1,
+        n
+    );
+    Ok(c.query(&sql, &p)?.iter().map(stored).collect())
+}
+
+fn stored(r: &Row) -> StoredValue {
+    StoredValue {
+        indicator: r.str(0),
+        unit: r.str(1),
+        unit_version: r.str(2),
+        period: r.str(3),
+        disagg: r.str(4),
+        value: r.opt_f64(5),
+        value_text: r.str(6),
+        comment: r.opt_str(7),
+        followup: r.bool(8),
+        demo: r.bool(9),
+        source: r.opt_str(10),
+        stored_by: r.str(11),
+        created: r.str(12),
+        last_updated: r.str(13),
+        version: r.i64(14),
+    }
+}
+
+/// Earlier states of one value, newest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub value_text: String,
+    pub comment: Option<String>,
+    pub stored_by: String,
+    pub updated_at: String,
+    pub version: i64,
+    pub op: String,
+    pub changed_at: String,
+}
+
+pub fn history(
+    c: &mut dyn Conn,
+    indicator: &str,
+    unit: &str,
+    period: &str,
+    disagg: &str,
+) -> Result<Vec<HistoryEntry>, StoreError> {
+    let cat_unit = |c: &mut dyn Conn| -> Result<Option<i64>, StoreError> {
+        let p: Period = period
+            .parse()
+            .map_err(|e: dantoc_domain::period::PeriodError| {
+                StoreError::invalid(FieldError::new("period", e.to_string()))
+            })?;
+        let (code, v) = match unit.split_once('@') {
+            Some((code, v)) => (
+                code,
+                v.parse()
+                    .map_err(|e: String| StoreError::invalid(FieldError::new("unit", e)))?,
+            ),
+            None => (unit, HierarchyVersion::on(&p.end_date())),
+        };
+        crate::units::id_of(c, v, code)
+    };
+    let Some(unit_id) = cat_unit(c)? else {
+        return Ok(vec![]);
+    };
+    let d: Disagg = disagg
+        .parse()
+        .map_err(|e| StoreError::invalid(FieldError::new("disaggregation", e)))?;
+    Ok(c
+        .query(
+            "SELECT h.value_text, h.comment, h.stored_by, h.updated_at, h.version, h.op, h.changed_at
+             FROM data_value_history h JOIN indicator i ON i.id = h.indicator_id
+             JOIN disaggregation g ON g.id = h.disagg_id
+             WHERE i.code = $1 AND h.unit_id = $2 AND h.period = $3 AND g.code = $4 ORDER BY h.id DESC",
+            &params![indicator, unit_id, period, d.code()],
+        )?
+        .iter()
+        .map(|r| HistoryEntry {
+            value_text: r.str(0),
+            comment: r.opt_str(1),
+            stored_by: r.str(2),
+            updated_at: r.str(3),
+            version: r.i64(4),
+            op: r.str(5),
+            changed_at: r.str(6),
+        })
+        .collect())
+}
+
+pub fn count(c: &mut dyn Conn) -> Result<i64, StoreError> {
+    c.scalar_i64("SELECT count(*) FROM data_value", &[])
+}
