@@ -4,6 +4,7 @@
 pub mod audit;
 mod bulk;
 pub mod clock;
+pub mod csv_reference;
 pub mod csv_values;
 pub mod db;
 pub mod demo;

@@ -1,1 +1,143 @@
+//! The dantoc HTTP server: the JSON API (native and DHIS2-compatible), and server-rendered
+//! pages. Handlers stay thin: they parse the request, call the store in a blocking task,
+//! and map errors in one place (`error.rs`).
 
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod i18n;
+pub mod pages;
+pub mod params;
+pub mod state;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
+use axum::routing::{get, post};
+use state::{AppState, ServerConfig};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// Largest request body accepted on import routes (DHIS2 JSON, CSV).
+pub const IMPORT_BODY_LIMIT: usize = 256 * 1024 * 1024;
+/// Largest request body elsewhere.
+pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    use api::{reference as r, values as v};
+    let imports = Router::new()
+        .route(
+            "/api/dataValueSets",
+            post(v::post_data_value_sets).get(v::get_data_value_sets),
+        )
+        .route(
+            "/api/dataValues",
+            post(v::post_batch)
+                .put(v::put_one)
+                .delete(v::delete_one)
+                .get(v::list),
+        )
+        .route("/api/dataValues/csv", post(v::post_csv))
+        .layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT));
+    let rest = Router::new()
+        .route("/api/health", get(r::health))
+        .route("/api/openapi.json", get(api::openapi))
+        .route("/api/units", get(r::list_units))
+        .route("/api/units/{code}", get(r::get_unit))
+        .route("/api/units/{code}/children", get(r::unit_children))
+        .route("/api/units/{code}/ancestors", get(r::unit_ancestors))
+        .route(
+            "/api/units/{code}/lineage",
+            get(r::unit_lineage).put(r::set_lineage_weights),
+        )
+        .route("/api/units/{code}/villages", post(r::create_village))
+        .route("/api/ethnic-groups", get(r::list_ethnic))
+        .route("/api/ethnic-groups/{code}", get(r::get_ethnic))
+        .route(
+            "/api/indicators",
+            get(r::list_indicators).post(r::create_indicator),
+        )
+        .route(
+            "/api/indicators/{code}",
+            get(r::get_indicator).put(r::update_indicator),
+        )
+        .route("/api/dataValues.csv", get(v::export_csv))
+        .route("/api/dataValues/history", get(v::history))
+        .route("/", get(pages::home))
+        .route("/don-vi/{code}", get(pages::unit))
+        .route("/tim-kiem", get(pages::search))
+        .route("/chi-tieu", get(pages::indicators_page))
+        .route("/dan-toc", get(pages::ethnic_page))
+        .route("/static/app.css", get(pages::stylesheet))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    Router::new()
+        .merge(imports)
+        .merge(rest)
+        .fallback(pages::fallback)
+        .with_state(state)
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(300),
+        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(tower_http::compression::CompressionLayer::new())
+}
+
+/// Serve until the process is stopped (Ctrl-C or SIGTERM).
+pub async fn serve(
+    db: dantoc_store::Db,
+    bind: SocketAddr,
+    api_token: Option<String>,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(bind).await?;
+    let addr = listener.local_addr()?;
+    serve_on(
+        listener,
+        db,
+        ServerConfig {
+            bind: Some(addr),
+            api_token,
+        },
+    )
+    .await
+}
+
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    db: dantoc_store::Db,
+    config: ServerConfig,
+) -> std::io::Result<()> {
+    let app = router(AppState { db, config });
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

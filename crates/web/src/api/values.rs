@@ -1,0 +1,510 @@
+//! Data values: the native JSON API, CSV import/export, and DHIS2's `dataValueSets`.
+
+use crate::auth;
+use crate::error::{ApiError, ApiResult, status_text};
+use crate::params::{Params, json};
+use crate::state::AppState;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use dantoc_domain::FieldError;
+use dantoc_store::audit::Actor;
+use dantoc_store::values::{
+    self, ImportOptions, ImportSummary, RawValue, Strategy, ValueFilter, field,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+
+/// Read filters from the query; native names and DHIS2 names both work.
+fn filter(p: &Params) -> ApiResult<ValueFilter> {
+    let mut f = ValueFilter {
+        indicators: [p.all("indicator"), p.all("dataElement")].concat(),
+        units: [p.all("unit"), p.all("orgUnit")].concat(),
+        children: p.bool("children")?,
+        periods: p.all("period"),
+        start_date: p.get("startDate").map(str::to_string),
+        end_date: p.get("endDate").map(str::to_string),
+        disagg: p
+            .get("disaggregation")
+            .or(p.get("categoryOptionCombo"))
+            .map(str::to_string),
+        last_updated: p.get("lastUpdated").map(str::to_string),
+        limit: p.int("limit", 10_000, 1_000_000)?,
+        offset: p.int("offset", 0, i64::MAX)?,
+    };
+    if f.limit == 0 {
+        f.limit = 10_000;
+    }
+    Ok(f)
+}
+
+fn options(p: &Params, what: &str) -> ApiResult<ImportOptions> {
+    let strategy = p
+        .parsed::<Strategy>("importStrategy")?
+        .or(p.parsed::<Strategy>("strategy")?)
+        .unwrap_or_default();
+    Ok(ImportOptions {
+        strategy,
+        dry_run: p.bool("dryRun")?,
+        what: what.into(),
+        ..Default::default()
+    })
+}
+
+/// `GET /api/dataValues`: values with filters, in dantoc's shape.
+pub async fn list(State(s): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+    let f = filter(&Params::parse(q.as_deref()))?;
+    let (limit, offset) = (f.limit, f.offset);
+    let list = s.read(move |c| values::query(c, &f)).await?;
+    Ok(Json(json!({
+        "pager": { "offset": offset, "limit": limit, "returned": list.len() },
+        "dataValues": list,
+    })))
+}
+
+/// `GET /api/dataValues.csv`: the same as CSV (UTF-8 with BOM, for Excel).
+pub async fn export_csv(State(s): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+    let mut f = filter(&Params::parse(q.as_deref()))?;
+    if Params::parse(q.as_deref()).get("limit").is_none() {
+        f.limit = 1_000_000;
+    }
+    let list = s.read(move |c| values::query(c, &f)).await?;
+    let mut buf = vec![];
+    dantoc_store::csv_values::write(&mut buf, &list)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"dataValues.csv\"",
+            ),
+        ],
+        buf,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NativeValue {
+    indicator: String,
+    unit: String,
+    period: String,
+    #[serde(default)]
+    disaggregation: String,
+    #[serde(default)]
+    value: Option<Value>,
+    #[serde(default)]
+    comment: Option<String>,
+    #[serde(default)]
+    followup: Option<bool>,
+}
+
+fn value_text(v: &Option<Value>) -> Option<String> {
+    match v {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(other) => Some(other.to_string()),
+    }
+}
+
+impl NativeValue {
+    fn raw(self) -> RawValue {
+        RawValue {
+            value: value_text(&self.value),
+            indicator: self.indicator,
+            unit: self.unit,
+            period: self.period,
+            disagg: self.disaggregation,
+            comment: self.comment,
+            followup: self.followup,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NativeBatch {
+    data_values: Vec<NativeValue>,
+}
+
+fn summary_response(s: ImportSummary) -> Response {
+    let code = if s.status == "SUCCESS" {
+        StatusCode::OK
+    } else {
+        StatusCode::CONFLICT
+    };
+    (code, Json(s)).into_response()
+}
+
+async fn run_import(
+    s: &AppState,
+    actor: Actor,
+    opts: ImportOptions,
+    raws: Vec<RawValue>,
+    prefix: &'static str,
+    names: fn(&str) -> &str,
+) -> ApiResult<ImportSummary> {
+    s.run(move |db| {
+        values::import(
+            db,
+            &actor,
+            &opts,
+            raws.into_iter().map(Ok),
+            &|i, e: FieldError| {
+                let f = format!("{prefix}[{i}].{}", names(&e.field));
+                FieldError { field: f, ..e }
+            },
+        )
+    })
+    .await
+}
+
+fn native_name(f: &str) -> &str {
+    f
+}
+
+/// `POST /api/dataValues`: a batch in dantoc's shape (`{"dataValues": [...]}`), all or nothing.
+pub async fn post_batch(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let actor = auth::writer(&s, &headers, Some(peer))?;
+    let p = Params::parse(q.as_deref());
+    let mut opts = options(&p, "api: dataValues")?;
+    let b: NativeBatch = json(&body)?;
+    opts.audit_each = b.data_values.len() <= 100;
+    let raws = b.data_values.into_iter().map(NativeValue::raw).collect();
+    Ok(summary_response(
+        run_import(&s, actor, opts, raws, "dataValues", native_name).await?,
+    ))
+}
+
+/// `PUT /api/dataValues`: one value.
+pub async fn put_one(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let actor = auth::writer(&s, &headers, Some(peer))?;
+    let p = Params::parse(q.as_deref());
+    let mut opts = options(&p, "api: dataValue")?;
+    opts.audit_each = true;
+    let v: NativeValue = json(&body)?;
+    Ok(summary_response(
+        run_import(&s, actor, opts, vec![v.raw()], "dataValue", native_name).await?,
+    ))
+}
+
+/// `DELETE /api/dataValues?indicator=&unit=&period=&disaggregation=`: one value.
+pub async fn delete_one(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let actor = auth::writer(&s, &headers, Some(peer))?;
+    let p = Params::parse(q.as_deref());
+    let need = |k: &str| -> ApiResult<String> {
+        p.get(k)
+            .map(str::to_string)
+            .ok_or_else(|| ApiError::bad(k, "required"))
+    };
+    let raw = RawValue {
+        indicator: need("indicator")?,
+        unit: need("unit")?,
+        period: need("period")?,
+        disagg: p.get("disaggregation").unwrap_or("default").to_string(),
+        ..Default::default()
+    };
+    let opts = ImportOptions {
+        strategy: Strategy::Delete,
+        audit_each: true,
+        what: "api: delete".into(),
+        ..Default::default()
+    };
+    let s = run_import(&s, actor, opts, vec![raw], "query", native_name).await?;
+    if s.status == "SUCCESS" && s.import_count.deleted == 0 {
+        return Err(ApiError::NotFound(
+            "no value is stored under this key".into(),
+        ));
+    }
+    Ok(summary_response(s))
+}
+
+/// `GET /api/dataValues/history?indicator=&unit=&period=&disaggregation=`.
+pub async fn history(State(s): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+    let p = Params::parse(q.as_deref());
+    let need = |k: &str| -> ApiResult<String> {
+        p.get(k)
+            .map(str::to_string)
+            .ok_or_else(|| ApiError::bad(k, "required"))
+    };
+    let (i, u, pe) = (need("indicator")?, need("unit")?, need("period")?);
+    let d = p.get("disaggregation").unwrap_or("default").to_string();
+    let h = s.read(move |c| values::history(c, &i, &u, &pe, &d)).await?;
+    Ok(Json(json!({ "history": h })))
+}
+
+/// `POST /api/dataValues/csv`: a CSV file in the body (dantoc's or DHIS2's columns).
+pub async fn post_csv(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let actor = auth::writer(&s, &headers, Some(peer))?;
+    let p = Params::parse(q.as_deref());
+    let opts = options(&p, "api: CSV upload")?;
+    let summary = s
+        .run(move |db| {
+            let reader = dantoc_store::csv_values::open(&body[..])
+                .map_err(dantoc_store::StoreError::invalid)?;
+            let loc = reader.locator();
+            values::import(db, &actor, &opts, reader, &|i, e| loc.locate(i, e))
+        })
+        .await?;
+    Ok(summary_response(summary))
+}
+
+// ------------------------------------------------------------------ DHIS2
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Dhis2Set {
+    #[serde(default)]
+    data_set: Option<String>,
+    #[serde(default)]
+    period: Option<String>,
+    #[serde(default)]
+    org_unit: Option<String>,
+    #[serde(default)]
+    attribute_option_combo: Option<String>,
+    data_values: Vec<Dhis2Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Dhis2Value {
+    #[serde(default)]
+    data_element: Option<String>,
+    #[serde(default)]
+    period: Option<String>,
+    #[serde(default)]
+    org_unit: Option<String>,
+    #[serde(default)]
+    category_option_combo: Option<String>,
+    #[serde(default)]
+    attribute_option_combo: Option<String>,
+    #[serde(default)]
+    value: Option<Value>,
+    #[serde(default)]
+    comment: Option<String>,
+    #[serde(default)]
+    followup: Option<bool>,
+    #[serde(default)]
+    deleted: Option<bool>,
+}
+
+fn dhis2_name(f: &str) -> &str {
+    match f {
+        field::INDICATOR => "dataElement",
+        field::UNIT => "orgUnit",
+        field::DISAGG => "categoryOptionCombo",
+        other => other,
+    }
+}
+
+fn id_schemes(p: &Params) -> ApiResult<()> {
+    for k in [
+        "idScheme",
+        "dataElementIdScheme",
+        "orgUnitIdScheme",
+        "categoryOptionComboIdScheme",
+    ] {
+        if let Some(v) = p.get(k)
+            && !v.eq_ignore_ascii_case("CODE")
+        {
+            return Err(ApiError::bad_value(
+                k,
+                v,
+                "only the CODE id scheme is served: indicator, unit and disaggregation codes are the identifiers",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `POST /api/dataValueSets`: DHIS2's import, with codes as identifiers. Answers with a
+/// DHIS2 import summary; any conflict rejects the whole set (409) and changes nothing.
+pub async fn post_data_value_sets(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let actor = auth::writer(&s, &headers, Some(peer))?;
+    let p = Params::parse(q.as_deref());
+    id_schemes(&p)?;
+    let opts = options(&p, "api: dataValueSets")?;
+    let set: Dhis2Set = json(&body)?;
+    let mut problems = dantoc_domain::Problems::default();
+    if let Some(a) = set
+        .attribute_option_combo
+        .as_deref()
+        .filter(|a| !a.is_empty() && *a != "default")
+    {
+        problems.push(
+            FieldError::new(
+                "attributeOptionCombo",
+                "only the default attribute option combo is used",
+            )
+            .value(a),
+        );
+    }
+    let mut raws = Vec::with_capacity(set.data_values.len());
+    for (i, v) in set.data_values.into_iter().enumerate() {
+        if let Some(a) = v
+            .attribute_option_combo
+            .as_deref()
+            .filter(|a| !a.is_empty() && *a != "default")
+        {
+            problems.push(
+                FieldError::new(
+                    format!("dataValues[{i}].attributeOptionCombo"),
+                    "only the default attribute option combo is used",
+                )
+                .value(a),
+            );
+        }
+        let de = v.data_element.clone().unwrap_or_default();
+        if de.is_empty() {
+            problems.push(FieldError::new(
+                format!("dataValues[{i}].dataElement"),
+                "required",
+            ));
+        }
+        raws.push(RawValue {
+            indicator: de,
+            unit: v
+                .org_unit
+                .or_else(|| set.org_unit.clone())
+                .unwrap_or_default(),
+            period: v.period.or_else(|| set.period.clone()).unwrap_or_default(),
+            disagg: v.category_option_combo.unwrap_or_default(),
+            value: if v.deleted == Some(true) {
+                None
+            } else {
+                value_text(&v.value)
+            },
+            comment: v.comment,
+            followup: v.followup,
+        });
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::Invalid(problems));
+    }
+    let mut opts = opts;
+    opts.audit_each = raws.len() <= 100;
+    if let Some(ds) = set.data_set {
+        opts.what = format!("api: dataValueSets (dataSet {ds})");
+    }
+    let strategy = opts.strategy;
+    let dry = opts.dry_run;
+    let summary = run_import(&s, actor, opts, raws, "dataValues", dhis2_name).await?;
+    let ok = summary.status == "SUCCESS";
+    let code = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::CONFLICT
+    };
+    let conflicts: Vec<Value> = summary
+        .conflicts
+        .iter()
+        .map(|e| {
+            let index = e
+                .field
+                .strip_prefix("dataValues[")
+                .and_then(|r| r.split(']').next())
+                .and_then(|n| n.parse::<usize>().ok());
+            let property = e.field.rsplit('.').next().unwrap_or(&e.field);
+            json!({
+                "object": e.value.clone().unwrap_or_default(),
+                "value": e.message,
+                "property": property,
+                "indexes": index.map(|i| vec![i]).unwrap_or_default(),
+                "errorCode": "E7600",
+            })
+        })
+        .collect();
+    let body = json!({
+        "httpStatus": status_text(code),
+        "httpStatusCode": code.as_u16(),
+        "status": if ok { "OK" } else { "ERROR" },
+        "message": if ok { "Import was successful." } else { "Import was not successful: nothing was written." },
+        "response": {
+            "responseType": "ImportSummary",
+            "status": summary.status,
+            "importOptions": { "dryRun": dry, "importStrategy": strategy, "idSchemes": { "idScheme": "CODE" } },
+            "description": summary.description,
+            "importCount": summary.import_count,
+            "conflicts": conflicts,
+            "rejectedIndexes": summary.conflicts.iter().filter_map(|e| e.field.strip_prefix("dataValues[").and_then(|r| r.split(']').next()).and_then(|n| n.parse::<usize>().ok())).collect::<Vec<_>>(),
+        }
+    });
+    Ok((code, Json(body)).into_response())
+}
+
+/// `GET /api/dataValueSets`: DHIS2's export shape, codes as identifiers. Values on pre-2025
+/// units carry `CODE@2024` as orgUnit, which imports back to the same unit.
+pub async fn get_data_value_sets(
+    State(s): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let p = Params::parse(q.as_deref());
+    id_schemes(&p)?;
+    let f = filter(&p)?;
+    if f.indicators.is_empty() && p.get("dataSet").is_none() && f.units.is_empty() {
+        return Err(ApiError::bad(
+            "dataElement",
+            "name at least one dataElement or orgUnit",
+        ));
+    }
+    let list = s.read(move |c| values::query(c, &f)).await?;
+    let current = dantoc_domain::admin::HierarchyVersion::CURRENT.as_str();
+    let dv: Vec<Value> = list
+        .iter()
+        .map(|v| {
+            let ou = if v.unit_version == current {
+                v.unit.clone()
+            } else {
+                format!("{}@{}", v.unit, v.unit_version)
+            };
+            json!({
+                "dataElement": v.indicator,
+                "period": v.period,
+                "orgUnit": ou,
+                "categoryOptionCombo": v.disagg,
+                "attributeOptionCombo": "default",
+                "value": v.value_text,
+                "storedBy": v.stored_by,
+                "created": v.created,
+                "lastUpdated": v.last_updated,
+                "comment": v.comment,
+                "followup": v.followup,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "dataValues": dv })))
+}
