@@ -31,8 +31,9 @@ struct Cli {
         default_value = "dantoc-data"
     )]
     data_dir: PathBuf,
+    /// What to do (default: serve).
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -258,8 +259,17 @@ fn main() -> Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
-    match &cli.command {
+    let mut cli = Cli::parse();
+    let command = cli.command.take().unwrap_or(Command::Serve {
+        bind: std::env::var("DANTOC_BIND")
+            .ok()
+            .and_then(|b| b.parse().ok())
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+        demo: false,
+        no_demo: false,
+        api_token: std::env::var("DANTOC_API_TOKEN").ok().filter(|t| !t.is_empty()),
+    });
+    match &command {
         Command::Serve {
             bind,
             demo,
