@@ -165,9 +165,12 @@ pub fn search(
         p.push(v.as_str().into());
         sql.push_str(&format!(" AND u.version = ${}", p.len()));
     }
+    // whole words in the order typed first ("dong ngu" before "Đồng Nguyên")
+    p.push(Val::Text(format!("% {} %", fold(q))));
+    let phrase = p.len();
     p.push(limit.into());
     sql.push_str(&format!(
-        " ORDER BY u.level, u.version DESC, u.code LIMIT ${}",
+        " ORDER BY CASE WHEN (' ' || u.name_folded || ' ') LIKE ${phrase} THEN 0 ELSE 1 END, u.level, u.version DESC, u.code LIMIT ${}",
         p.len()
     ));
     Ok(c.query(&sql, &p)?.iter().map(from_row).collect())

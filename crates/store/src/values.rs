@@ -837,6 +837,25 @@ pub fn history(
         .collect())
 }
 
+/// Periods that have values for a unit, latest first.
+pub fn periods_of_unit(
+    c: &mut dyn Conn,
+    v: HierarchyVersion,
+    code: &str,
+) -> Result<Vec<String>, StoreError> {
+    let Some(id) = crate::units::id_of(c, v, code)? else {
+        return Ok(vec![]);
+    };
+    Ok(c.query(
+        "SELECT period, min(month_start), max(month_end) FROM data_value WHERE unit_id = $1
+             GROUP BY period ORDER BY max(month_end) DESC, min(month_start) DESC",
+        &params![id],
+    )?
+    .iter()
+    .map(|r| r.str(0))
+    .collect())
+}
+
 pub fn count(c: &mut dyn Conn) -> Result<i64, StoreError> {
     c.scalar_i64("SELECT count(*) FROM data_value", &[])
 }

@@ -70,6 +70,8 @@ pub fn router(state: AppState) -> Router {
         .route("/chi-tieu", get(pages::indicators_page))
         .route("/dan-toc", get(pages::ethnic_page))
         .route("/static/app.css", get(pages::stylesheet))
+        .route("/static/icon.svg", get(pages::icon))
+        .route("/favicon.ico", get(pages::icon))
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     Router::new()
         .merge(imports)

@@ -141,6 +141,8 @@ struct UnitPage {
     children: Vec<AdminUnit>,
     lineage: Vec<LineageLink>,
     lineage_version: HierarchyVersion,
+    periods: Vec<String>,
+    period: String,
     rows: Vec<ValueRow>,
     truncated: bool,
 }
@@ -159,11 +161,36 @@ impl UnitPage {
         }
     }
     fn share(&self, l: &LineageLink) -> String {
-        number((l.weight * 100.0).round(), self.c.lang) + " %"
+        number((l.weight * 100.0).round(), self.c.lang) + "\u{a0}%"
+    }
+    fn period_href(&self, p: &str) -> String {
+        match self.unit.version {
+            HierarchyVersion::CURRENT => format!("/don-vi/{}?ky={p}", self.unit.code),
+            v => format!("/don-vi/{}?v={}&ky={p}", self.unit.code, v.as_str()),
+        }
+    }
+    /// Whether row `i` starts a new indicator (the table groups rows by indicator).
+    fn first_of_indicator(&self, i: &usize) -> bool {
+        *i == 0 || self.rows[*i - 1].indicator != self.rows[*i].indicator
     }
 }
 
 const PAGE_VALUES: i64 = 300;
+
+/// What the unit page reads from the store.
+struct UnitData {
+    unit: AdminUnit,
+    ancestors: Vec<AdminUnit>,
+    children: Vec<AdminUnit>,
+    lineage: Vec<LineageLink>,
+    /// indicator code → (Vietnamese name, unit of measure)
+    names: HashMap<String, (String, String)>,
+    /// ethnic code (2008 list) → name
+    ethnic: HashMap<String, String>,
+    periods: Vec<String>,
+    period: String,
+    vals: Vec<values::StoredValue>,
+}
 
 pub async fn unit(
     State(s): State<AppState>,
@@ -180,6 +207,15 @@ pub async fn unit(
         HierarchyVersion::CURRENT => format!("/don-vi/{code}"),
         v => format!("/don-vi/{code}?v={}", v.as_str()),
     };
+    let asked = p.get("ky").map(str::to_string);
+    let path = match &asked {
+        Some(k) => {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let k: String = form_urlencoded::byte_serialize(k.as_bytes()).collect();
+            format!("{path}{sep}ky={k}")
+        }
+        None => path,
+    };
     let c = Ctx::new(&headers, q.as_deref(), path);
     let lang = c.lang;
     let r = s
@@ -187,33 +223,55 @@ pub async fn unit(
             let Some(unit) = units::get(conn, v, &code)? else {
                 return Ok(None);
             };
-            let ancestors = units::ancestors(conn, v, &code)?;
-            let children = units::children(conn, v, &code)?;
-            let lineage = units::lineage(conn, v, &code)?;
-            let names: HashMap<String, (String, String)> = indicators::list(conn)?
-                .into_iter()
-                .map(|(_, i)| (i.code.clone(), (i.name_vi.clone(), i.unit.clone())))
-                .collect();
-            let ethnic: HashMap<String, String> =
-                dantoc_store::ethnic::list(conn, Default::default())?
+            let periods = values::periods_of_unit(conn, v, &code)?;
+            let period = asked
+                .filter(|k| periods.contains(k))
+                .or_else(|| periods.first().cloned())
+                .unwrap_or_default();
+            let vals = if period.is_empty() {
+                vec![]
+            } else {
+                values::query(
+                    conn,
+                    &ValueFilter {
+                        units: vec![format!("{code}@{}", v.as_str())],
+                        periods: vec![period.clone()],
+                        limit: PAGE_VALUES + 1,
+                        ..Default::default()
+                    },
+                )?
+            };
+            Ok(Some(UnitData {
+                ancestors: units::ancestors(conn, v, &code)?,
+                children: units::children(conn, v, &code)?,
+                lineage: units::lineage(conn, v, &code)?,
+                names: indicators::list(conn)?
+                    .into_iter()
+                    .map(|(_, i)| (i.code.clone(), (i.name_vi.clone(), i.unit.clone())))
+                    .collect(),
+                ethnic: dantoc_store::ethnic::list(conn, Default::default())?
                     .into_iter()
                     .map(|g| (g.code_2008, g.name))
-                    .collect();
-            let vals = values::query(
-                conn,
-                &ValueFilter {
-                    units: vec![format!("{code}@{}", v.as_str())],
-                    limit: PAGE_VALUES + 1,
-                    ..Default::default()
-                },
-            )?;
-            Ok(Some((
-                unit, ancestors, children, lineage, names, ethnic, vals,
-            )))
+                    .collect(),
+                unit,
+                periods,
+                period,
+                vals,
+            }))
         })
         .await;
     match r {
-        Ok(Some((unit, ancestors, children, lineage, names, ethnic, mut vals))) => {
+        Ok(Some(UnitData {
+            unit,
+            ancestors,
+            children,
+            lineage,
+            names,
+            ethnic,
+            periods,
+            period,
+            mut vals,
+        })) => {
             let truncated = vals.len() as i64 > PAGE_VALUES;
             vals.truncate(PAGE_VALUES as usize);
             let rows = vals
@@ -256,6 +314,8 @@ pub async fn unit(
                     children,
                     lineage,
                     lineage_version,
+                    periods,
+                    period,
                     rows,
                     truncated,
                 },
@@ -400,6 +460,17 @@ pub async fn stylesheet() -> Response {
             (header::CACHE_CONTROL, "public, max-age=86400"),
         ],
         include_str!("../static/app.css"),
+    )
+        .into_response()
+}
+
+pub async fn icon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=604800"),
+        ],
+        include_str!("../static/icon.svg"),
     )
         .into_response()
 }
