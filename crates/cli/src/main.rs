@@ -267,7 +267,9 @@ fn main() -> Result<()> {
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
         demo: false,
         no_demo: false,
-        api_token: std::env::var("DANTOC_API_TOKEN").ok().filter(|t| !t.is_empty()),
+        api_token: std::env::var("DANTOC_API_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty()),
     });
     match &command {
         Command::Serve {
