@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub struct TestDb {
     pub db: Db,
+    /// What `dantoc --database` takes to open this database.
+    pub url: String,
     file: Option<PathBuf>,
     pg: Option<(String, String)>,
 }
@@ -73,9 +75,11 @@ impl TestDb {
         }
         let file = dir.join(format!("dantoc-test-{}.db", unique()));
         std::fs::copy(&tpl, &file).expect("copy of the template");
-        let db = crate::open(file.to_str().expect("utf-8 temp path")).expect("test database");
+        let url = file.to_str().expect("utf-8 temp path").to_string();
+        let db = crate::open(&url).expect("test database");
         TestDb {
             db,
+            url,
             file: Some(file),
             pg: None,
         }
@@ -123,6 +127,7 @@ impl TestDb {
         let db = crate::open(&url).expect("test database");
         TestDb {
             db,
+            url,
             file: None,
             pg: Some((admin, name)),
         }

@@ -1,0 +1,228 @@
+//! The `dantoc` command line as a user runs it, on SQLite and on PostgreSQL.
+
+use dantoc_store::testing::TestDb;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn dantoc(db: &TestDb, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dantoc"))
+        .arg("--database")
+        .arg(&db.url)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("dantoc runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dantoc-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $( #[test] fn $name() { super::$name(dantoc_store::testing::TestDb::sqlite, stringify!($name)); } )* }
+        mod postgres { $( #[test] fn $name() { super::$name(dantoc_store::testing::TestDb::postgres, stringify!($name)); } )* }
+    };
+}
+
+on_both_backends!(
+    values_round_trip_through_csv,
+    bad_file_is_refused_with_row_and_column,
+    reference_exports_and_imports
+);
+
+fn values_round_trip_through_csv(fresh: fn() -> TestDb, name: &str) {
+    let (a, b) = (fresh(), fresh());
+    let dir = tmp(name);
+    let input = dir.join("in.csv");
+    std::fs::write(
+        &input,
+        "indicator,unit,period,disaggregation,value,comment\n\
+         0101,06877,2025,E09.F,1234,Bản Khe Lạc\n\
+         0101,06877@2024,2024,E02.M,310,\n\
+         x-tt-yte,22,2025,,97.5,\"kế hoạch, ước\"\n",
+    )
+    .unwrap();
+    let o = dantoc(&a, &["import", "values", input.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("3 imported"), "{}", text(&o));
+    let out = dir.join("out.csv");
+    let o = dantoc(&a, &["export", "values", "-o", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = dantoc(&b, &["import", "values", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let again = dir.join("again.csv");
+    dantoc(&b, &["export", "values", "-o", again.to_str().unwrap()]);
+    let strip = |p: &PathBuf| -> Vec<String> {
+        // drop stored_by and last_updated, which differ between the two databases
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut r = csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .from_reader(l.as_bytes());
+                let rec = r.records().next().unwrap().unwrap();
+                rec.iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != 7 && *i != 8)
+                    .map(|(_, f)| f.to_string())
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect()
+    };
+    let (x, y) = (strip(&out), strip(&again));
+    assert_eq!(x.len(), 4);
+    assert_eq!(x, y);
+    assert!(x.iter().any(|l| l.contains("kế hoạch, ước")));
+    // a dry run counts without writing
+    let o = dantoc(
+        &a,
+        &["import", "values", "--dry-run", input.to_str().unwrap()],
+    );
+    assert!(
+        text(&o).contains("dry run") && text(&o).contains("3 ignored"),
+        "{}",
+        text(&o)
+    );
+}
+
+fn bad_file_is_refused_with_row_and_column(fresh: fn() -> TestDb, name: &str) {
+    let db = fresh();
+    let dir = tmp(name);
+    let file = dir.join("bad.csv");
+    let mut s = String::from("indicator,unit,period,disaggregation,value\n");
+    for i in 0..10_000 {
+        let v = if i == 4_321 {
+            "nhiều".to_string()
+        } else {
+            i.to_string()
+        };
+        s.push_str(&format!(
+            "0101,06877@2024,{},E{:02}.{},{v}\n",
+            2000 + i / 108,
+            (i % 54) + 1,
+            if i % 108 < 54 { "M" } else { "F" }
+        ));
+    }
+    std::fs::write(&file, s).unwrap();
+    let o = dantoc(&db, &["import", "values", file.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let t = text(&o);
+    assert!(t.contains("bad.csv: row 4323, column 5 (value)"), "{t}");
+    assert!(t.contains("nothing was imported"), "{t}");
+    assert_eq!(db.read(dantoc_store::values::count).unwrap(), 0);
+    let o = dantoc(
+        &db,
+        &[
+            "import",
+            "values",
+            dir.join("missing.csv").to_str().unwrap(),
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("cannot open"), "{}", text(&o));
+}
+
+fn reference_exports_and_imports(fresh: fn() -> TestDb, name: &str) {
+    let db = fresh();
+    let dir = tmp(name);
+    let units = dir.join("units.csv");
+    let o = dantoc(
+        &db,
+        &[
+            "export",
+            "units",
+            "--version",
+            "2024",
+            "-o",
+            units.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(&units).unwrap().lines().count(),
+        1 + 63 + 696 + 10_035
+    );
+    let lineage = dir.join("lineage.csv");
+    dantoc(&db, &["export", "lineage", "-o", lineage.to_str().unwrap()]);
+    assert!(
+        std::fs::read_to_string(&lineage).unwrap().contains(
+            "06877,Xã Đông Ngũ,commune,06877,Xã Đông Ngũ,part,part,0.5,default_equal,true"
+        )
+    );
+    let eth = dir.join("eth.csv");
+    dantoc(
+        &db,
+        &[
+            "export",
+            "ethnic-groups",
+            "--code-list",
+            "gso1979",
+            "-o",
+            eth.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        std::fs::read_to_string(&eth)
+            .unwrap()
+            .contains("04,gso1979,06,04,Hoa")
+    );
+    // the catalogue exports and imports back (as updates), and a province adds an indicator
+    let ind = dir.join("ind.csv");
+    dantoc(&db, &["export", "indicators", "-o", ind.to_str().unwrap()]);
+    let mut cat = std::fs::read_to_string(&ind).unwrap();
+    cat.push_str("x-new,Số thôn có nhà văn hóa,Villages with a cultural house,Hạ tầng,thôn,integer,sum,,,yearly,,,,,,,,,,1\n");
+    std::fs::write(&ind, cat).unwrap();
+    let o = dantoc(&db, &["import", "indicators", ind.to_str().unwrap()]);
+    assert!(text(&o).contains("1 created"), "{}", text(&o));
+    let bad = dir.join("bad_ind.csv");
+    std::fs::write(
+        &bad,
+        "code,name_vi,value_type,aggregation,period_type\nx-bad,Tên,numbr,sum,yearly\n",
+    )
+    .unwrap();
+    let o = dantoc(&db, &["import", "indicators", bad.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("row 2, column 3 (value_type)"),
+        "{}",
+        text(&o)
+    );
+    // villages and lineage weights
+    let v = dir.join("villages.csv");
+    std::fs::write(
+        &v,
+        "commune_code,code,name,type\n06877,06877-KL,Khe Lạc,thôn\n06877,06877-NP,Nà Pá,bản\n",
+    )
+    .unwrap();
+    let o = dantoc(&db, &["import", "villages", v.to_str().unwrap()]);
+    assert!(text(&o).contains("2 created"), "{}", text(&o));
+    let w = dir.join("weights.csv");
+    std::fs::write(
+        &w,
+        "old_code,new_code,weight\n06877,06862,0.25\n06877,06877,0.75\n",
+    )
+    .unwrap();
+    let o = dantoc(&db, &["import", "lineage-weights", w.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::write(
+        &w,
+        "old_code,new_code,weight\n06877,06862,0.5\n06877,06877,0.75\n",
+    )
+    .unwrap();
+    let o = dantoc(&db, &["import", "lineage-weights", w.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("add up to 1"), "{}", text(&o));
+}
