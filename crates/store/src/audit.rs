@@ -1,7 +1,7 @@
 //! The audit log: one row for every write, with who, when, from where, what, and the
 //! state before and after.
 
-use crate::db::Conn;
+use crate::db::{Backend, Conn};
 use crate::error::StoreError;
 use crate::params;
 use serde::Serialize;
@@ -31,6 +31,15 @@ impl Actor {
     }
 }
 
+/// The text an entry's hash is computed over: the previous hash and every field, as a JSON
+/// array (unambiguous whatever the fields contain).
+fn chained(prev: &str, fields: [&str; 8]) -> String {
+    let mut all = vec![prev];
+    all.extend(fields);
+    crate::secret::sha256_hex(serde_json::to_string(&all).unwrap_or_default().as_bytes())
+}
+
+/// Append an entry, chained to the previous one by its hash.
 pub fn record(
     c: &mut dyn Conn,
     actor: &Actor,
@@ -40,21 +49,126 @@ pub fn record(
     before: Option<&serde_json::Value>,
     after: Option<&serde_json::Value>,
 ) -> Result<(), StoreError> {
-    c.execute(
-        "INSERT INTO audit_log (at, actor, origin, action, entity, entity_key, before, after)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        &params![
-            crate::clock::now(),
+    if c.backend() == Backend::Postgres {
+        // one appender at a time, so that the chain cannot fork
+        c.query("SELECT pg_advisory_xact_lock(4242010)", &[])?;
+    }
+    let prev = c
+        .query_one("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1", &[])?
+        .map(|r| r.str(0))
+        .unwrap_or_default();
+    let at = crate::clock::now();
+    let before = before.map(|v| v.to_string());
+    let after = after.map(|v| v.to_string());
+    let hash = chained(
+        &prev,
+        [
+            &at,
             &actor.name,
             &actor.origin,
             action,
             entity,
             key,
-            before.map(|v| v.to_string()),
-            after.map(|v| v.to_string())
+            before.as_deref().unwrap_or(""),
+            after.as_deref().unwrap_or(""),
         ],
+    );
+    c.execute(
+        "INSERT INTO audit_log (at, actor, origin, action, entity, entity_key, before, after, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        &params![at, &actor.name, &actor.origin, action, entity, key, before, after, prev, hash],
     )?;
     Ok(())
+}
+
+/// The outcome of checking the chain.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Verification {
+    pub entries: u64,
+    /// The first entry whose stored hash or link does not match, with what is wrong.
+    pub first_broken: Option<(i64, String)>,
+}
+
+const ROW: &str = "SELECT id, at, actor, origin, action, entity, entity_key, coalesce(before, ''), coalesce(after, ''), prev_hash, hash FROM audit_log";
+
+/// Recompute the chain from the first entry and report the first broken link.
+pub fn verify(c: &mut dyn Conn) -> Result<Verification, StoreError> {
+    let mut prev = String::new();
+    let mut last_id = i64::MIN;
+    let mut entries = 0;
+    loop {
+        let rows = c.query(
+            &format!("{ROW} WHERE id > $1 ORDER BY id LIMIT 5000"),
+            &params![last_id],
+        )?;
+        if rows.is_empty() {
+            return Ok(Verification {
+                entries,
+                first_broken: None,
+            });
+        }
+        for r in &rows {
+            let id = r.i64(0);
+            let f: Vec<String> = (1..=8).map(|i| r.str(i)).collect();
+            if r.str(9) != prev {
+                return Ok(Verification {
+                    entries,
+                    first_broken: Some((id, "its link to the previous entry does not match (an entry was removed or inserted before it)".into())),
+                });
+            }
+            let h = chained(
+                &prev,
+                [&f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7]],
+            );
+            if h != r.str(10) {
+                return Ok(Verification {
+                    entries,
+                    first_broken: Some((
+                        id,
+                        "its content does not match its hash (the entry was changed)".into(),
+                    )),
+                });
+            }
+            prev = h;
+            last_id = id;
+            entries += 1;
+        }
+    }
+}
+
+/// Migration step: chain the entries written before the chain existed, then make the log
+/// append-only in the database itself.
+pub(crate) fn chain_existing(c: &mut dyn Conn) -> Result<(), StoreError> {
+    let rows = c.query(&format!("{ROW} ORDER BY id"), &[])?;
+    let mut prev = String::new();
+    for r in &rows {
+        let f: Vec<String> = (1..=8).map(|i| r.str(i)).collect();
+        let h = chained(
+            &prev,
+            [&f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7]],
+        );
+        c.execute(
+            "UPDATE audit_log SET prev_hash = $1, hash = $2 WHERE id = $3",
+            &params![&prev, &h, r.i64(0)],
+        )?;
+        prev = h;
+    }
+    c.batch(match c.backend() {
+        Backend::Sqlite => {
+            "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+                 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+             CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+                 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+        }
+        Backend::Postgres => {
+            "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+             CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
+                 FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+             CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+                 FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();"
+        }
+    })
 }
 
 #[derive(Debug, Clone, Serialize)]

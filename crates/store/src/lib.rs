@@ -12,6 +12,7 @@ pub mod error;
 pub mod ethnic;
 pub mod indicators;
 pub mod migrate;
+pub mod secret;
 pub mod seed;
 #[doc(hidden)]
 pub mod testing;

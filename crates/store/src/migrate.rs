@@ -9,14 +9,26 @@ struct Migration {
     name: &'static str,
     sqlite: &'static str,
     postgres: &'static str,
+    /// A step in Rust after the SQL, in the same transaction.
+    then: Option<fn(&mut dyn Conn) -> Result<(), StoreError>>,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
-    postgres: include_str!("../migrations/postgres/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
+        postgres: include_str!("../migrations/postgres/0001_init.sql"),
+        then: None,
+    },
+    Migration {
+        version: 2,
+        name: "accounts",
+        sqlite: include_str!("../migrations/sqlite/0002_accounts.sql"),
+        postgres: include_str!("../migrations/postgres/0002_accounts.sql"),
+        then: Some(crate::audit::chain_existing),
+    },
+];
 
 /// Apply the migrations not yet applied; returns the versions applied now.
 pub fn migrate(db: &Db) -> Result<Vec<i64>, StoreError> {
@@ -47,6 +59,9 @@ pub fn migrate(db: &Db) -> Result<Vec<i64>, StoreError> {
                 Backend::Sqlite => m.sqlite,
                 Backend::Postgres => m.postgres,
             })?;
+            if let Some(step) = m.then {
+                step(c)?;
+            }
             c.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
                 &[m.version.into(), m.name.into(), crate::clock::now().into()],

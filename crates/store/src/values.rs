@@ -55,10 +55,36 @@ pub struct Resolved {
 /// What the catalogue knows, loaded once per import so that checks cost no queries.
 pub struct Catalogue {
     indicators: HashMap<String, (i64, Indicator)>,
-    units: HashMap<(HierarchyVersion, String), i64>,
+    units: HashMap<HierarchyVersion, HashMap<String, i64>>,
     ethnic: HashSet<String>,
     periods: HashMap<String, Period>,
-    disaggs: HashMap<String, Result<Disagg, String>>,
+    /// Disaggregation as written → its index in `disaggs` (texts that mean the same
+    /// disaggregation share one), or why it is not one.
+    disagg_texts: HashMap<String, Result<u32, String>>,
+    /// Each disaggregation met so far, once, by canonical code.
+    disaggs: Vec<DisaggInfo>,
+    disagg_codes: HashMap<String, u32>,
+    /// The unit of the previous value: files repeat one unit over many rows.
+    last_unit: Option<(String, Period, i64)>,
+}
+
+struct DisaggInfo {
+    code: String,
+    ethnic: Option<String>,
+    dims: Vec<Dimension>,
+}
+
+/// A checked value as the import keeps it: [`Resolved`] with the disaggregation as an index
+/// into the catalogue's list.
+#[derive(Debug, Clone)]
+pub(crate) struct Checked {
+    pub indicator_id: i64,
+    pub unit_id: i64,
+    pub period: Period,
+    pub disagg: u32,
+    pub value: Option<CheckedValue>,
+    pub comment: Option<String>,
+    pub followup: Option<bool>,
 }
 
 impl Catalogue {
@@ -67,10 +93,10 @@ impl Catalogue {
             .into_iter()
             .map(|(id, i)| (i.code.clone(), (id, i)))
             .collect();
-        let mut units = HashMap::new();
+        let mut units: HashMap<HierarchyVersion, HashMap<String, i64>> = HashMap::new();
         for r in c.query("SELECT version, code, id FROM admin_unit", &[])? {
             if let Ok(v) = r.str(0).parse() {
-                units.insert((v, r.str(1)), r.i64(2));
+                units.entry(v).or_default().insert(r.str(1), r.i64(2));
             }
         }
         let ethnic = c
@@ -83,7 +109,10 @@ impl Catalogue {
             units,
             ethnic,
             periods: HashMap::new(),
-            disaggs: HashMap::new(),
+            disagg_texts: HashMap::new(),
+            disaggs: vec![],
+            disagg_codes: HashMap::new(),
+            last_unit: None,
         })
     }
 
@@ -103,7 +132,8 @@ impl Catalogue {
             None => (unit, HierarchyVersion::on(&period.end_date())),
         };
         self.units
-            .get(&(version, code.to_string()))
+            .get(&version)
+            .and_then(|m| m.get(code))
             .copied()
             .ok_or_else(|| {
                 FieldError::new(
@@ -117,8 +147,27 @@ impl Catalogue {
             })
     }
 
+    /// The canonical code of a disaggregation met by [`Catalogue::check`].
+    pub(crate) fn disagg_code(&self, i: u32) -> &str {
+        &self.disaggs[i as usize].code
+    }
+
     /// Check one submitted value. `delete`: no value is needed.
     pub fn resolve(&mut self, raw: &RawValue, delete: bool) -> Result<Resolved, FieldError> {
+        let c = self.check(raw, delete)?;
+        Ok(Resolved {
+            indicator_id: c.indicator_id,
+            unit_id: c.unit_id,
+            period: c.period,
+            disagg: self.disagg_code(c.disagg).to_string(),
+            value: c.value,
+            comment: c.comment,
+            followup: c.followup,
+        })
+    }
+
+    /// [`Catalogue::resolve`] without allocating the disaggregation code.
+    pub(crate) fn check(&mut self, raw: &RawValue, delete: bool) -> Result<Checked, FieldError> {
         let code = raw.indicator.trim();
         let (indicator_id, ind) = self.indicators.get(code).ok_or_else(|| {
             FieldError::new(field::INDICATOR, "no indicator has this code").value(code)
@@ -155,14 +204,49 @@ impl Catalogue {
             )
             .value(ptext));
         }
-        let unit_id = self.unit_for(raw.unit.trim(), &period)?;
+        let utext = raw.unit.trim();
+        let unit_id = match &self.last_unit {
+            Some((u, p, id)) if u == utext && *p == period => *id,
+            _ => {
+                let id = self.unit_for(utext, &period)?;
+                match &mut self.last_unit {
+                    Some((u, p, last)) => {
+                        u.clear();
+                        u.push_str(utext);
+                        *p = period;
+                        *last = id;
+                    }
+                    None => self.last_unit = Some((utext.to_string(), period, id)),
+                }
+                id
+            }
+        };
         let dtext = raw.disagg.trim();
-        let d = self
-            .disaggs
-            .entry(dtext.to_string())
-            .or_insert_with(|| dtext.parse::<Disagg>())
-            .clone()
-            .map_err(|e| FieldError::new(field::DISAGG, e).value(dtext))?;
+        let di = match self.disagg_texts.get(dtext) {
+            Some(Ok(i)) => *i,
+            Some(Err(e)) => return Err(FieldError::new(field::DISAGG, e.clone()).value(dtext)),
+            None => {
+                let r = dtext.parse::<Disagg>().map(|d| {
+                    let code = d.code();
+                    match self.disagg_codes.get(&code) {
+                        Some(i) => *i,
+                        None => {
+                            let i = self.disaggs.len() as u32;
+                            self.disagg_codes.insert(code.clone(), i);
+                            self.disaggs.push(DisaggInfo {
+                                code,
+                                dims: d.dimensions(),
+                                ethnic: d.ethnic,
+                            });
+                            i
+                        }
+                    }
+                });
+                self.disagg_texts.insert(dtext.to_string(), r.clone());
+                r.map_err(|e| FieldError::new(field::DISAGG, e).value(dtext))?
+            }
+        };
+        let d = &self.disaggs[di as usize];
         if let Some(e) = &d.ethnic
             && !self.ethnic.contains(e)
         {
@@ -171,11 +255,7 @@ impl Catalogue {
                     .value(dtext),
             );
         }
-        if let Some(dim) = d
-            .dimensions()
-            .into_iter()
-            .find(|x| !ind.disaggregations.contains(x))
-        {
+        if let Some(dim) = d.dims.iter().find(|x| !ind.disaggregations.contains(x)) {
             return Err(FieldError::new(
                 field::DISAGG,
                 format!("indicator {code} is not broken down by {}", dim.as_str()),
@@ -201,11 +281,11 @@ impl Catalogue {
                 "the comment is longer than 5000 characters",
             ));
         }
-        Ok(Resolved {
+        Ok(Checked {
             indicator_id: *indicator_id,
             unit_id,
             period,
-            disagg: d.code(),
+            disagg: di,
             value,
             comment,
             followup: raw.followup,

@@ -18,6 +18,7 @@ dantoc_store::on_both_backends!(
     indicator_code_can_be_replaced,
     demo_provinces_load_with_published_figures,
     csv_round_trip,
+    audit_log_is_append_only_and_tamper_evident,
 );
 
 fn actor() -> Actor {
@@ -668,4 +669,49 @@ fn csv_round_trip(db: &TestDb) {
         back.iter().map(key).collect::<Vec<_>>()
     );
     let _ = other.read(|c: &mut dyn Conn| c.scalar_i64("SELECT 1", &[]));
+}
+
+fn audit_log_is_append_only_and_tamper_evident(db: &TestDb) {
+    let opts = ImportOptions {
+        audit_each: true,
+        ..Default::default()
+    };
+    for v in ["1", "2", "3"] {
+        import(db, &opts, vec![rv("0101", "22", "2025", "E02", v)]);
+    }
+    let ok = db.read(dantoc_store::audit::verify).unwrap();
+    assert_eq!((ok.entries, ok.first_broken.clone()), (3, None));
+    // the database refuses changes and deletions
+    assert!(
+        db.write(|c| c.execute("UPDATE audit_log SET actor = 'someone else'", &[]))
+            .is_err()
+    );
+    assert!(
+        db.write(|c| c.execute("DELETE FROM audit_log", &[]))
+            .is_err()
+    );
+    // someone with direct access who disables the guard and edits entry 2 is found out
+    let id2 = db
+        .read(|c| c.scalar_i64("SELECT id FROM audit_log ORDER BY id LIMIT 1 OFFSET 1", &[]))
+        .unwrap();
+    db.write(|c| {
+        match c.backend() {
+            dantoc_store::Backend::Sqlite => c.batch("DROP TRIGGER audit_log_no_update")?,
+            dantoc_store::Backend::Postgres => {
+                c.batch("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change")?
+            }
+        }
+        c.execute(
+            "UPDATE audit_log SET after = replace(after, '\"2\"', '\"20\"') WHERE id = $1",
+            &[id2.into()],
+        )
+    })
+    .unwrap();
+    let broken = db.read(dantoc_store::audit::verify).unwrap();
+    assert_eq!(
+        broken.first_broken.as_ref().map(|b| b.0),
+        Some(id2),
+        "{broken:?}"
+    );
+    assert!(broken.first_broken.unwrap().1.contains("changed"));
 }
