@@ -5,6 +5,7 @@
 //! Pure logic: no I/O, no SQL, no HTTP. Storage and the web layer depend on this crate,
 //! never the other way round.
 
+pub mod access;
 pub mod admin;
 pub mod disagg;
 pub mod error;

@@ -3,10 +3,19 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn now() -> String {
-    let d = SystemTime::now()
+    format_millis(now_millis())
+}
+
+pub fn now_millis() -> i64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    format_millis(d.as_millis() as i64)
+        .unwrap_or_default()
+        .as_millis() as i64
+}
+
+/// The instant `seconds` from now (negative: ago), as stored text.
+pub fn in_seconds(seconds: i64) -> String {
+    format_millis(now_millis() + seconds * 1000)
 }
 
 /// Format milliseconds since the Unix epoch.

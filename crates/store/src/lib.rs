@@ -1,6 +1,7 @@
 //! Storage for dantoc: one data-access layer over SQLite (embedded default) and PostgreSQL,
 //! the schema and its migrations, the reference data, imports and queries.
 
+pub mod accounts;
 pub mod audit;
 mod bulk;
 pub mod clock;

@@ -345,20 +345,10 @@ fn id_schemes(p: &Params) -> ApiResult<()> {
     Ok(())
 }
 
-/// `POST /api/dataValueSets`: DHIS2's import, with codes as identifiers. Answers with a
-/// DHIS2 import summary; any conflict rejects the whole set (409) and changes nothing.
-pub async fn post_data_value_sets(
-    State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> ApiResult<Response> {
-    let actor = auth::writer(&s, &headers, Some(peer))?;
-    let p = Params::parse(q.as_deref());
-    id_schemes(&p)?;
-    let opts = options(&p, "api: dataValueSets")?;
-    let set: Dhis2Set = json(&body)?;
+/// Parse a DHIS2 `dataValueSets` JSON body into values (with the set's `period` and `orgUnit`
+/// as defaults). Returns the `dataSet` named, if any. Shape errors name their place.
+pub fn parse_data_value_set(body: &[u8]) -> ApiResult<(Option<String>, Vec<RawValue>)> {
+    let set: Dhis2Set = json(body)?;
     let mut problems = dantoc_domain::Problems::default();
     if let Some(a) = set
         .attribute_option_combo
@@ -415,9 +405,26 @@ pub async fn post_data_value_sets(
     if !problems.is_empty() {
         return Err(ApiError::Invalid(problems));
     }
+    Ok((set.data_set, raws))
+}
+
+/// `POST /api/dataValueSets`: DHIS2's import, with codes as identifiers. Answers with a
+/// DHIS2 import summary; any conflict rejects the whole set (409) and changes nothing.
+pub async fn post_data_value_sets(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let actor = auth::writer(&s, &headers, Some(peer))?;
+    let p = Params::parse(q.as_deref());
+    id_schemes(&p)?;
+    let opts = options(&p, "api: dataValueSets")?;
+    let (data_set, raws) = parse_data_value_set(&body)?;
     let mut opts = opts;
     opts.audit_each = raws.len() <= 100;
-    if let Some(ds) = set.data_set {
+    if let Some(ds) = data_set {
         opts.what = format!("api: dataValueSets (dataSet {ds})");
     }
     let strategy = opts.strategy;
