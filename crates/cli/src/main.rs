@@ -49,9 +49,9 @@ enum Command {
         /// Do not load the demo provinces.
         #[arg(long)]
         no_demo: bool,
-        /// Bearer token that authorises API writes (required to accept writes beyond localhost).
-        #[arg(long, env = "DANTOC_API_TOKEN", hide_env_values = true)]
-        api_token: Option<String>,
+        /// Mark session cookies Secure (set when the server is reached over HTTPS, e.g. behind a TLS proxy).
+        #[arg(long, env = "DANTOC_SECURE_COOKIES")]
+        secure_cookies: bool,
     },
     /// Apply database migrations and load the reference data.
     Migrate,
@@ -66,6 +66,85 @@ enum Command {
     Export {
         #[command(subcommand)]
         what: ExportWhat,
+    },
+    /// Accounts: create the first administrator, set passwords, list.
+    User {
+        #[command(subcommand)]
+        what: UserWhat,
+    },
+    /// API tokens for machine clients.
+    Token {
+        #[command(subcommand)]
+        what: TokenWhat,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        what: AuditWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserWhat {
+    /// Create an account. The password is asked for (or read from standard input with --password-stdin).
+    Create {
+        username: String,
+        /// A system administrator (the first account must be one).
+        #[arg(long, conflicts_with = "role")]
+        admin: bool,
+        /// admin, province_officer, commune_officer, viewer or api_client.
+        #[arg(long)]
+        role: Option<String>,
+        /// Unit the account works in (repeatable; CODE@2024 for a pre-2025 unit).
+        #[arg(long)]
+        scope: Vec<String>,
+        #[arg(long, default_value = "")]
+        full_name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password (asked for, or from standard input with --password-stdin).
+    Password {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts.
+    List,
+}
+
+#[derive(Subcommand)]
+enum TokenWhat {
+    /// Issue a token for an account; the token is printed once.
+    Create {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        name: String,
+        /// Allow writes (read-only otherwise).
+        #[arg(long)]
+        write: bool,
+        /// Last day the token is valid (YYYY-MM-DD).
+        #[arg(long)]
+        expires: Option<String>,
+        /// Limit the token to these units (within the account's scope).
+        #[arg(long)]
+        scope: Vec<String>,
+    },
+    /// Revoke a token by its number.
+    Revoke { id: i64 },
+    /// List tokens.
+    List,
+}
+
+#[derive(Subcommand)]
+enum AuditWhat {
+    /// Check the hash chain of the audit log; report the first broken link.
+    Verify,
+    /// Export the audit log as CSV.
+    Export {
+        #[arg(short, long)]
+        output: Option<PathBuf>,
     },
 }
 
@@ -155,6 +234,14 @@ fn open(cli: &Cli) -> Result<Db> {
         )
     })?;
     Ok(db)
+}
+
+/// The key for personal data: `DANTOC_DATA_KEY`, or the key file in the data directory.
+fn cipher(cli: &Cli) -> Result<dantoc_store::personal::Cipher> {
+    Ok(dantoc_store::personal::Cipher::load(
+        std::env::var("DANTOC_DATA_KEY").ok().as_deref(),
+        &cli.data_dir,
+    )?)
 }
 
 fn output(path: &Option<PathBuf>) -> Result<Box<dyn Write>> {
@@ -251,6 +338,231 @@ fn import_values(
     Ok(())
 }
 
+/// A new password: from the first line of standard input, or asked twice on the terminal.
+fn new_password(username: &str, from_stdin: bool) -> Result<String> {
+    let pw = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    } else {
+        let a =
+            rpassword::prompt_password(format!("Mật khẩu mới cho {username} / new password: "))?;
+        let b = rpassword::prompt_password("Nhập lại / again: ")?;
+        if a != b {
+            bail!("the two passwords differ");
+        }
+        a
+    };
+    dantoc_domain::access::check_password(&pw, username).map_err(anyhow::Error::msg)?;
+    Ok(pw)
+}
+
+fn user_command(db: &Db, what: &UserWhat) -> Result<()> {
+    use dantoc_store::accounts;
+    let actor = Actor::cli();
+    match what {
+        UserWhat::Create {
+            username,
+            admin,
+            role,
+            scope,
+            full_name,
+            password_stdin,
+        } => {
+            let role = if *admin {
+                dantoc_domain::access::Role::Admin
+            } else {
+                role.as_deref()
+                    .unwrap_or("viewer")
+                    .parse()
+                    .map_err(anyhow::Error::msg)?
+            };
+            let username = username.trim().to_lowercase();
+            dantoc_domain::access::check_username(&username).map_err(anyhow::Error::msg)?;
+            let hash = accounts::hash_password(&new_password(&username, *password_stdin)?)?;
+            let input = accounts::UserInput {
+                username: username.clone(),
+                full_name: full_name.clone(),
+                role: Some(role),
+                scopes: scope.clone(),
+                active: true,
+                ..Default::default()
+            };
+            let u = db
+                .write(|c| {
+                    let u = accounts::create(c, &input, Some(&hash))?;
+                    dantoc_store::audit::record(
+                        c,
+                        &actor,
+                        "create",
+                        "app_user",
+                        &u.username,
+                        None,
+                        Some(&serde_json::to_value(&u).unwrap_or_default()),
+                    )?;
+                    Ok(u)
+                })
+                .map_err(|e| refuse(std::path::Path::new("user"), e))?;
+            println!("created {} ({})", u.username, u.role.as_str());
+        }
+        UserWhat::Password {
+            username,
+            password_stdin,
+        } => {
+            let hash = accounts::hash_password(&new_password(username, *password_stdin)?)?;
+            db.write(|c| {
+                accounts::set_password_hash(c, username, &hash)?;
+                dantoc_store::audit::record(
+                    c,
+                    &actor,
+                    "set_password",
+                    "app_user",
+                    username,
+                    None,
+                    None,
+                )
+            })?;
+            println!("password of {username} changed; its sessions were ended");
+        }
+        UserWhat::List => {
+            for u in db.read(accounts::list)? {
+                let scopes: Vec<String> = u
+                    .scopes
+                    .iter()
+                    .map(|s| format!("{}@{}", s.code, s.version))
+                    .collect();
+                println!(
+                    "{}\t{}\t{}\t{}{}",
+                    u.username,
+                    u.role.as_str(),
+                    scopes.join(","),
+                    if u.active { "active" } else { "disabled" },
+                    if u.demo { "\tdemo" } else { "" }
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn token_command(db: &Db, what: &TokenWhat) -> Result<()> {
+    use dantoc_store::accounts;
+    let actor = Actor::cli();
+    match what {
+        TokenWhat::Create {
+            user,
+            name,
+            write,
+            expires,
+            scope,
+        } => {
+            let (secret, info) = db
+                .write(|c| {
+                    let u = accounts::get(c, user)?
+                        .ok_or_else(|| StoreError::NotFound(format!("user {user}")))?;
+                    let (secret, info) =
+                        accounts::create_token(c, &u, name, *write, expires.as_deref(), scope)?;
+                    dantoc_store::audit::record(
+                        c,
+                        &actor,
+                        "create",
+                        "api_token",
+                        &info.id.to_string(),
+                        None,
+                        Some(&serde_json::to_value(&info).unwrap_or_default()),
+                    )?;
+                    Ok((secret, info))
+                })
+                .map_err(|e| refuse(std::path::Path::new("token"), e))?;
+            eprintln!(
+                "token {} for {} ({}) — shown once, keep it secret:",
+                info.id,
+                info.username,
+                if info.can_write {
+                    "read and write"
+                } else {
+                    "read only"
+                }
+            );
+            println!("{secret}");
+        }
+        TokenWhat::Revoke { id } => {
+            db.write(|c| {
+                accounts::revoke_token(c, *id)?;
+                dantoc_store::audit::record(
+                    c,
+                    &actor,
+                    "revoke",
+                    "api_token",
+                    &id.to_string(),
+                    None,
+                    None,
+                )
+            })?;
+            println!("token {id} revoked");
+        }
+        TokenWhat::List => {
+            for t in db.read(|c| accounts::tokens(c, None))? {
+                let state = if t.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "live"
+                };
+                println!(
+                    "{}\t{}\t{}\t{}…\t{}\t{}\texpires {}",
+                    t.id,
+                    t.username,
+                    t.name,
+                    t.prefix,
+                    if t.can_write { "rw" } else { "ro" },
+                    state,
+                    t.expires_at.as_deref().unwrap_or("never")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn audit_command(db: &Db, what: &AuditWhat) -> Result<()> {
+    match what {
+        AuditWhat::Verify => {
+            let v = db.read(dantoc_store::audit::verify)?;
+            match v.first_broken {
+                None => println!(
+                    "audit log intact: {} entries, every link checked",
+                    v.entries
+                ),
+                Some((id, why)) => bail!(
+                    "audit log broken at entry {id}: {why} ({} entries before it are intact)",
+                    v.entries
+                ),
+            }
+        }
+        AuditWhat::Export { output: o } => {
+            let f = dantoc_store::audit::Filter {
+                limit: i64::MAX / 2,
+                ..Default::default()
+            };
+            let entries = db.read(|c| dantoc_store::audit::search(c, &f))?;
+            dantoc_store::audit::write_csv(output(o)?, &entries)?;
+            db.write(|c| {
+                dantoc_store::audit::record(
+                    c,
+                    &Actor::cli(),
+                    "export",
+                    "audit_log",
+                    "csv",
+                    None,
+                    Some(&serde_json::json!({"entries": entries.len()})),
+                )
+            })?;
+            eprintln!("{} entries exported", entries.len());
+        }
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -267,16 +579,15 @@ fn main() -> Result<()> {
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
         demo: false,
         no_demo: false,
-        api_token: std::env::var("DANTOC_API_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty()),
+        secure_cookies: std::env::var("DANTOC_SECURE_COOKIES")
+            .is_ok_and(|v| v == "1" || v == "true"),
     });
     match &command {
         Command::Serve {
             bind,
             demo,
             no_demo,
-            api_token,
+            secure_cookies,
         } => {
             let started = std::time::Instant::now();
             let db = open(&cli)?;
@@ -286,9 +597,15 @@ fn main() -> Result<()> {
                     "demo provinces loaded (Quảng Ninh, Cao Bằng, Thái Nguyên with Bắc Kạn)"
                 );
             }
-            if !bind.ip().is_loopback() && api_token.is_none() {
+            let cipher = cipher(&cli)?;
+            // demo accounts work only while the server listens on localhost
+            dantoc_web::account_pages::ensure_demo_accounts(
+                &db,
+                bind.ip().is_loopback() && load_demo,
+            )?;
+            if db.read(dantoc_store::accounts::count)? == 0 {
                 tracing::warn!(
-                    "listening beyond localhost without DANTOC_API_TOKEN: API writes will be refused"
+                    "no accounts yet: create the first administrator with `dantoc user create --admin USERNAME`"
                 );
             }
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -307,9 +624,9 @@ fn main() -> Result<()> {
                 );
                 let config = dantoc_web::state::ServerConfig {
                     bind: Some(listener.local_addr()?),
-                    api_token: api_token.clone(),
+                    secure_cookies: *secure_cookies,
                 };
-                dantoc_web::serve_on(listener, db, config).await?;
+                dantoc_web::serve_on(listener, db, config, cipher).await?;
                 tracing::info!("stopped");
                 Ok::<_, anyhow::Error>(())
             })?;
@@ -363,6 +680,9 @@ fn main() -> Result<()> {
                 }
             }
         }
+        Command::User { what } => user_command(&open(&cli)?, what)?,
+        Command::Token { what } => token_command(&open(&cli)?, what)?,
+        Command::Audit { what } => audit_command(&open(&cli)?, what)?,
         Command::Export { what } => {
             let db = open(&cli)?;
             let n = match what {

@@ -31,8 +31,10 @@ pub enum Action {
     Publish,
     /// Edit the indicator catalogue.
     EditCatalogue,
-    /// Register villages, set lineage weights, for units in scope.
+    /// Register villages for units in scope.
     EditUnits,
+    /// Set the shares of split pre-2025 units, for units in scope.
+    EditLineage,
     /// Create and change accounts.
     ManageUsers,
     /// Read and export the audit log.
@@ -87,7 +89,13 @@ impl Role {
             Role::Admin => true,
             Role::ProvinceOfficer => matches!(
                 a,
-                ReadData | WriteData | Publish | EditCatalogue | EditUnits | SeePersonalData
+                ReadData
+                    | WriteData
+                    | Publish
+                    | EditCatalogue
+                    | EditUnits
+                    | EditLineage
+                    | SeePersonalData
             ),
             Role::CommuneOfficer => matches!(a, ReadData | WriteData | EditUnits),
             Role::Viewer => matches!(a, ReadData),

@@ -13,6 +13,7 @@ pub mod ethnic;
 pub mod formula;
 pub mod indicator;
 pub mod period;
+pub mod personal;
 pub mod text;
 pub mod value;
 

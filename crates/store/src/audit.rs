@@ -185,13 +185,75 @@ pub struct Entry {
 }
 
 pub fn recent(c: &mut dyn Conn, limit: i64) -> Result<Vec<Entry>, StoreError> {
+    search(
+        c,
+        &Filter {
+            limit,
+            ..Default::default()
+        },
+    )
+}
+
+/// Filters for reading the log.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub entity: Option<String>,
+    pub key: Option<String>,
+    /// From this date or instant (inclusive).
+    pub from: Option<String>,
+    /// Up to this date or instant (a date includes the whole day).
+    pub to: Option<String>,
+    pub limit: i64,
+}
+
+/// Entries matching the filter, newest first.
+pub fn search(c: &mut dyn Conn, f: &Filter) -> Result<Vec<Entry>, StoreError> {
+    let mut w = vec![];
+    let mut p: Vec<crate::db::Val> = vec![];
+    for (col, v, op) in [
+        ("actor", &f.actor, "="),
+        ("action", &f.action, "="),
+        ("entity", &f.entity, "="),
+        ("entity_key", &f.key, "="),
+        ("at", &f.from, ">="),
+    ] {
+        if let Some(v) = v {
+            p.push(v.clone().into());
+            w.push(format!("{col} {op} ${}", p.len()));
+        }
+    }
+    if let Some(to) = &f.to {
+        let to = if to.len() == 10 {
+            format!("{to}T23:59:59.999Z")
+        } else {
+            to.clone()
+        };
+        p.push(to.into());
+        w.push(format!("at <= ${}", p.len()));
+    }
+    p.push(if f.limit > 0 { f.limit } else { 500 }.into());
+    let filter = if w.is_empty() {
+        "1 = 1".to_string()
+    } else {
+        w.join(" AND ")
+    };
     Ok(c.query(
-        "SELECT id, at, actor, origin, action, entity, entity_key, before, after FROM audit_log
-             ORDER BY id DESC LIMIT $1",
-        &params![limit],
+        &format!(
+            "SELECT id, at, actor, origin, action, entity, entity_key, before, after FROM audit_log
+                 WHERE {filter} ORDER BY id DESC LIMIT ${}",
+            p.len()
+        ),
+        &p,
     )?
     .iter()
-    .map(|r| Entry {
+    .map(entry)
+    .collect())
+}
+
+fn entry(r: &crate::db::Row) -> Entry {
+    Entry {
         id: r.i64(0),
         at: r.str(1),
         actor: r.str(2),
@@ -201,6 +263,28 @@ pub fn recent(c: &mut dyn Conn, limit: i64) -> Result<Vec<Entry>, StoreError> {
         entity_key: r.str(6),
         before: r.opt_str(7).and_then(|s| serde_json::from_str(&s).ok()),
         after: r.opt_str(8).and_then(|s| serde_json::from_str(&s).ok()),
-    })
-    .collect())
+    }
+}
+
+/// Entries as CSV (UTF-8 with BOM).
+pub fn write_csv<W: std::io::Write>(mut out: W, entries: &[Entry]) -> std::io::Result<()> {
+    out.write_all(&[0xEF, 0xBB, 0xBF])?;
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "id", "at", "actor", "origin", "action", "entity", "key", "before", "after",
+    ])?;
+    for e in entries {
+        w.write_record([
+            e.id.to_string(),
+            e.at.clone(),
+            e.actor.clone(),
+            e.origin.clone(),
+            e.action.clone(),
+            e.entity.clone(),
+            e.entity_key.clone(),
+            e.before.as_ref().map(|v| v.to_string()).unwrap_or_default(),
+            e.after.as_ref().map(|v| v.to_string()).unwrap_or_default(),
+        ])?;
+    }
+    w.flush()
 }

@@ -472,6 +472,11 @@ pub fn load(db: &Db) -> Result<bool, StoreError> {
                 units::create_village(c, HierarchyVersion::V2025, &code, &format!("{code}-{k:02}"), &format!("{k}"), "thôn")?;
             }
         }
+        // the demo provinces' data is public, as a province's published data would be
+        for p in ["22@2025", "04@2025", "19@2025", "22@2024", "04@2024", "06@2024", "19@2024"] {
+            let f = crate::values::ValueFilter { units: vec![p.to_string()], children: true, ..Default::default() };
+            crate::values::publish(c, &f, true)?;
+        }
         c.execute("INSERT INTO meta (key, value) VALUES ('demo', $1)", &params![now])?;
         if c.backend() == Backend::Postgres {
             c.batch("ANALYZE")?;

@@ -13,6 +13,7 @@ pub mod error;
 pub mod ethnic;
 pub mod indicators;
 pub mod migrate;
+pub mod personal;
 pub mod secret;
 pub mod seed;
 #[doc(hidden)]

@@ -7,7 +7,7 @@ use crate::db::{Backend, Conn, Db, Row, Val};
 use crate::error::StoreError;
 use crate::params;
 use dantoc_domain::admin::HierarchyVersion;
-use dantoc_domain::disagg::Disagg;
+use dantoc_domain::disagg::{Dimension, Disagg};
 use dantoc_domain::indicator::Indicator;
 use dantoc_domain::period::Period;
 use dantoc_domain::text::clean;
@@ -66,11 +66,15 @@ pub struct Catalogue {
     disagg_codes: HashMap<String, u32>,
     /// The unit of the previous value: files repeat one unit over many rows.
     last_unit: Option<(String, Period, i64)>,
+    /// Units the writer may write (`None`: everywhere).
+    pub allowed: Option<HashSet<i64>>,
 }
 
 struct DisaggInfo {
     code: String,
     ethnic: Option<String>,
+    /// The ethnic group, if any, is in the catalogue.
+    ethnic_known: bool,
     dims: Vec<Dimension>,
 }
 
@@ -113,6 +117,7 @@ impl Catalogue {
             disaggs: vec![],
             disagg_codes: HashMap::new(),
             last_unit: None,
+            allowed: None,
         })
     }
 
@@ -122,7 +127,7 @@ impl Catalogue {
 
     /// The id of a unit named in a value: `CODE@VERSION`, or `CODE` in the hierarchy in force
     /// at the end of the period.
-    pub fn unit_for(&self, unit: &str, period: &Period) -> Result<i64, FieldError> {
+    fn unit_lookup(&self, unit: &str, period: &Period) -> Result<i64, FieldError> {
         let (code, version) = match unit.split_once('@') {
             Some((c, v)) => (
                 c,
@@ -145,6 +150,19 @@ impl Catalogue {
                 )
                 .value(unit)
             })
+    }
+
+    /// Like the lookup, and refused when the unit is outside the writer's scope.
+    pub fn unit_for(&self, unit: &str, period: &Period) -> Result<i64, FieldError> {
+        let id = self.unit_lookup(unit, period)?;
+        match &self.allowed {
+            Some(set) if !set.contains(&id) => Err(FieldError::new(
+                field::UNIT,
+                "this unit is outside your administrative units",
+            )
+            .value(unit)),
+            _ => Ok(id),
+        }
     }
 
     /// The canonical code of a disaggregation met by [`Catalogue::check`].
@@ -236,6 +254,10 @@ impl Catalogue {
                             self.disaggs.push(DisaggInfo {
                                 code,
                                 dims: d.dimensions(),
+                                ethnic_known: d
+                                    .ethnic
+                                    .as_ref()
+                                    .is_none_or(|e| self.ethnic.contains(e)),
                                 ethnic: d.ethnic,
                             });
                             i
@@ -248,7 +270,7 @@ impl Catalogue {
         };
         let d = &self.disaggs[di as usize];
         if let Some(e) = &d.ethnic
-            && !self.ethnic.contains(e)
+            && !d.ethnic_known
         {
             return Err(
                 FieldError::new(field::DISAGG, format!("no ethnic group has code {e}"))
@@ -331,6 +353,8 @@ pub struct ImportOptions {
     /// Write one audit entry per value with its state before and after (small writes);
     /// otherwise one entry for the whole import (earlier states stay in the value history).
     pub audit_each: bool,
+    /// Units the writer may write (`None`: everywhere); any other unit is a conflict.
+    pub allowed_units: Option<HashSet<i64>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -431,8 +455,8 @@ const DELETE_SQL: &str = "DELETE FROM data_value WHERE indicator_id = $1 AND uni
 
 impl Batch<'_> {
     /// Write one value through the portable statements.
-    fn put(&mut self, c: &mut dyn Conn, r: &Resolved) -> Result<(), StoreError> {
-        let did = disagg_id(c, &mut self.disagg_ids, &r.disagg)?;
+    fn put(&mut self, c: &mut dyn Conn, r: &Checked, disagg: &str) -> Result<(), StoreError> {
+        let did = disagg_id(c, &mut self.disagg_ids, disagg)?;
         let ptext = r.period.to_string();
         let key: Key = (r.indicator_id, r.unit_id, ptext.clone(), did);
         let before = if self.opts.audit_each {
@@ -505,13 +529,23 @@ impl Batch<'_> {
         if self.opts.audit_each && changed {
             let after = current_json(c, &key)?;
             self.audits.push((
-                format!("{}/{}/{}/{}", key.0, key.1, key.2, r.disagg),
+                format!("{}/{}/{}/{}", key.0, key.1, key.2, disagg),
                 before,
                 after,
             ));
         }
         Ok(())
     }
+}
+
+/// What makes two values the same stored value; ordered as the primary key of `data_value`
+/// (the disaggregation by the order in which the import met it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct ValueKey {
+    indicator_id: i64,
+    unit_id: i64,
+    period: Period,
+    disagg: u32,
 }
 
 /// Check every value, then write them all in one transaction, or none if any is wrong.
@@ -523,50 +557,87 @@ pub fn import(
     items: impl IntoIterator<Item = Result<RawValue, FieldError>>,
     locate: &dyn Fn(usize, FieldError) -> FieldError,
 ) -> Result<ImportSummary, StoreError> {
+    let t0 = std::time::Instant::now();
     let mut cat = db.read(Catalogue::load)?;
+    cat.allowed = opts.allowed_units.clone();
     let delete = opts.strategy == Strategy::Delete;
-    let mut conflicts: Vec<FieldError> = vec![];
-    let mut conflict_count = 0u64;
+    // problems found while checking, in item order (the first MAX_CONFLICTS of them)
+    let mut errors: Vec<(usize, FieldError)> = vec![];
+    let mut error_count = 0u64;
     let mut rows = 0u64;
-    let mut resolved: Vec<Resolved> = vec![];
-    let mut seen: HashMap<(i64, i64, Period, String), usize> = HashMap::new();
+    let mut resolved: Vec<Checked> = vec![];
+    // the key of every value that passed its checks, with its item index: sorted afterwards,
+    // equal neighbours are values given twice
+    let mut keys: Vec<(ValueKey, usize)> = vec![];
     for (i, item) in items.into_iter().enumerate() {
         rows += 1;
-        let r = item.and_then(|raw| cat.resolve(&raw, delete));
-        match r {
+        match item.and_then(|raw| cat.check(&raw, delete)) {
             Ok(r) => {
-                let k = (r.indicator_id, r.unit_id, r.period, r.disagg.clone());
-                if let Some(first) = seen.insert(k, i) {
-                    conflict_count += 1;
-                    resolved.clear();
-                    if conflicts.len() < MAX_CONFLICTS {
-                        let there = locate(first, FieldError::new("", ""));
-                        let there = match there.row {
-                            Some(r) => format!("row {r}"),
-                            None => format!("item {}", there.field),
-                        };
-                        conflicts.push(locate(
-                            i,
-                            FieldError::new(
-                                "key",
-                                format!("the same indicator, unit, period and disaggregation are already given at {there}"),
-                            ),
-                        ));
-                    }
-                } else if conflict_count == 0 {
+                keys.push((
+                    ValueKey {
+                        indicator_id: r.indicator_id,
+                        unit_id: r.unit_id,
+                        period: r.period,
+                        disagg: r.disagg,
+                    },
+                    i,
+                ));
+                if error_count == 0 {
                     resolved.push(r);
                 }
             }
             Err(e) => {
-                conflict_count += 1;
-                resolved.clear();
-                if conflicts.len() < MAX_CONFLICTS {
-                    conflicts.push(locate(i, e));
+                error_count += 1;
+                resolved = vec![];
+                if errors.len() < MAX_CONFLICTS {
+                    errors.push((i, e));
                 }
             }
         }
     }
-    drop(seen);
+    eprintln!("TIMING checked {:?}", t0.elapsed());
+    // the same key twice: each repetition names the one before it
+    // stable sort: quick on files made of a few sorted runs (one per period, say)
+    keys.sort();
+    eprintln!("TIMING sorted {:?}", t0.elapsed());
+    let mut repeats: Vec<(usize, usize)> = keys
+        .windows(2)
+        .filter(|w| w[0].0 == w[1].0)
+        .map(|w| (w[1].1, w[0].1))
+        .collect();
+    let conflict_count = error_count + repeats.len() as u64;
+    let mut conflicts: Vec<FieldError> = vec![];
+    if conflict_count > 0 {
+        repeats.sort_unstable();
+        let mut errors = errors.into_iter().peekable();
+        let mut repeats = repeats.into_iter().peekable();
+        while conflicts.len() < MAX_CONFLICTS {
+            let take_error = match (errors.peek(), repeats.peek()) {
+                (Some((ei, _)), Some((ri, _))) => ei < ri,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            if take_error {
+                let (i, e) = errors.next().expect("peeked");
+                conflicts.push(locate(i, e));
+            } else {
+                let (i, first) = repeats.next().expect("peeked");
+                let there = locate(first, FieldError::new("", ""));
+                let there = match there.row {
+                    Some(r) => format!("row {r}"),
+                    None => format!("item {}", there.field),
+                };
+                conflicts.push(locate(
+                    i,
+                    FieldError::new(
+                        "key",
+                        format!("the same indicator, unit, period and disaggregation are already given at {there}"),
+                    ),
+                ));
+            }
+        }
+    }
     let mut summary = ImportSummary {
         status: "SUCCESS",
         description: String::new(),
@@ -583,6 +654,10 @@ pub fn import(
             format!("{conflict_count} problem(s) in {rows} value(s): nothing was imported");
         return Ok(summary);
     }
+    // no problem: every item was resolved, so item indexes are indexes into `resolved`;
+    // the bulk paths write in key order (appending to the primary key instead of inserting
+    // all over it)
+    let order: Vec<usize> = keys.into_iter().map(|(_, i)| i).collect();
     let outcome = db.transaction(!opts.dry_run, |c| {
         let mut b = Batch {
             now: crate::clock::now(),
@@ -595,27 +670,32 @@ pub fn import(
         let bulk =
             resolved.len() >= BULK_MIN && !opts.audit_each && opts.strategy != Strategy::Delete;
         if bulk {
-            let mut ids = HashMap::new();
+            // ids for the disaggregations in use, created in the order the values name them
+            let mut ids: Vec<Option<i64>> = vec![None; cat.disaggs.len()];
             for r in &resolved {
-                if !ids.contains_key(&r.disagg) {
-                    let id = disagg_id(c, &mut b.disagg_ids, &r.disagg)?;
-                    ids.insert(r.disagg.clone(), id);
+                let slot = &mut ids[r.disagg as usize];
+                if slot.is_none() {
+                    *slot = Some(disagg_id(c, &mut b.disagg_ids, cat.disagg_code(r.disagg))?);
                 }
             }
+            let ids: Vec<i64> = ids.into_iter().map(Option::unwrap_or_default).collect();
             let w = crate::bulk::Write {
                 rows: &resolved,
+                order: &order,
                 disagg_ids: &ids,
                 now: &b.now,
                 stored_by: &actor.name,
                 opts,
             };
+            eprintln!("TIMING bulk start {:?}", t0.elapsed());
             b.count = match c.backend() {
                 Backend::Sqlite => crate::bulk::sqlite(c, &w)?,
                 Backend::Postgres => crate::bulk::postgres(c, &w)?,
             };
+            eprintln!("TIMING bulk end {:?}", t0.elapsed());
         } else {
             for r in &resolved {
-                b.put(c, r)?;
+                b.put(c, r, cat.disagg_code(r.disagg))?;
             }
         }
         if opts.audit_each {
@@ -645,6 +725,7 @@ pub fn import(
         }
         Ok(b.count)
     })?;
+    eprintln!("TIMING committed {:?}", t0.elapsed());
     summary.import_count = outcome;
     summary.description = if opts.dry_run {
         "Dry run: checked and counted, nothing was written".into()
@@ -678,6 +759,9 @@ pub struct ValueFilter {
     pub last_updated: Option<String>,
     pub limit: i64,
     pub offset: i64,
+    /// Who reads: `None` sees everything; `Some(scope)` sees published values and those of
+    /// units within the scope (unit ids; empty: published values only).
+    pub visible: Option<Vec<i64>>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -697,6 +781,8 @@ pub struct StoredValue {
     pub created: String,
     pub last_updated: String,
     pub version: i64,
+    /// Visible to everyone.
+    pub published: bool,
 }
 
 fn month_of(date: &str) -> Option<i64> {
@@ -707,6 +793,25 @@ fn month_of(date: &str) -> Option<i64> {
 
 /// Read values. Unknown codes in filters are an error, not an empty answer.
 pub fn query(c: &mut dyn Conn, f: &ValueFilter) -> Result<Vec<StoredValue>, StoreError> {
+    let (filter, mut p) = where_clause(c, f)?;
+    p.push(Val::Int(if f.limit > 0 { f.limit } else { 10_000 }));
+    p.push(Val::Int(f.offset.max(0)));
+    let n = p.len();
+    let sql = format!(
+        "SELECT i.code, u.code, u.version, d.period, g.code, d.value, d.value_text, d.comment, d.followup,
+                d.demo, d.source, d.stored_by, d.created_at, d.updated_at, d.version, d.published
+         FROM data_value d JOIN indicator i ON i.id = d.indicator_id JOIN admin_unit u ON u.id = d.unit_id
+         JOIN disaggregation g ON g.id = d.disagg_id
+         WHERE {filter} ORDER BY i.code, u.version, u.code, d.month_start, d.period, g.code LIMIT ${} OFFSET ${}",
+        n - 1,
+        n
+    );
+    Ok(c.query(&sql, &p)?.iter().map(stored).collect())
+}
+
+/// The WHERE clause of a filter over `data_value d` joined with `indicator i`,
+/// `admin_unit u` and `disaggregation g`, with its parameters.
+fn where_clause(c: &mut dyn Conn, f: &ValueFilter) -> Result<(String, Vec<Val>), StoreError> {
     let mut w: Vec<String> = vec![];
     let mut p: Vec<Val> = vec![];
     let mut problems = Problems::default();
@@ -815,24 +920,17 @@ pub fn query(c: &mut dyn Conn, f: &ValueFilter) -> Result<Vec<StoredValue>, Stor
     if !problems.is_empty() {
         return Err(StoreError::Invalid(problems));
     }
+    if let Some(scope) = &f.visible {
+        let (sql, vals) = crate::accounts::scope_sql("d.unit_id", scope, p.len() + 1);
+        p.extend(vals);
+        w.push(format!("(d.published = 1 OR {sql})"));
+    }
     let filter = if w.is_empty() {
         "1 = 1".to_string()
     } else {
         w.join(" AND ")
     };
-    p.push(Val::Int(if f.limit > 0 { f.limit } else { 10_000 }));
-    p.push(Val::Int(f.offset.max(0)));
-    let n = p.len();
-    let sql = format!(
-        "SELECT i.code, u.code, u.version, d.period, g.code, d.value, d.value_text, d.comment, d.followup,
-                d.demo, d.source, d.stored_by, d.created_at, d.updated_at, d.version
-         FROM data_value d JOIN indicator i ON i.id = d.indicator_id JOIN admin_unit u ON u.id = d.unit_id
-         JOIN disaggregation g ON g.id = d.disagg_id
-         WHERE {filter} ORDER BY i.code, u.version, u.code, d.month_start, d.period, g.code LIMIT ${} OFFSET ${}",
-        n - 1,
-        n
-    );
-    Ok(c.query(&sql, &p)?.iter().map(stored).collect())
+    Ok((filter, p))
 }
 
 fn stored(r: &Row) -> StoredValue {
@@ -852,6 +950,7 @@ fn stored(r: &Row) -> StoredValue {
         created: r.str(12),
         last_updated: r.str(13),
         version: r.i64(14),
+        published: r.bool(15),
     }
 }
 
@@ -918,22 +1017,68 @@ pub fn history(
 }
 
 /// Periods that have values for a unit, latest first.
+/// Periods that have values for a unit that the reader may see (see [`ValueFilter::visible`]),
+/// latest first.
 pub fn periods_of_unit(
     c: &mut dyn Conn,
     v: HierarchyVersion,
     code: &str,
+    visible: Option<&[i64]>,
 ) -> Result<Vec<String>, StoreError> {
     let Some(id) = crate::units::id_of(c, v, code)? else {
         return Ok(vec![]);
     };
+    let mut p = params![id];
+    let mut extra = String::new();
+    if let Some(scope) = visible {
+        let (sql, vals) = crate::accounts::scope_sql("unit_id", scope, 2);
+        p.extend(vals);
+        extra = format!(" AND (published = 1 OR {sql})");
+    }
     Ok(c.query(
-        "SELECT period, min(month_start), max(month_end) FROM data_value WHERE unit_id = $1
-             GROUP BY period ORDER BY max(month_end) DESC, min(month_start) DESC",
-        &params![id],
+        &format!(
+            "SELECT period, min(month_start), max(month_end) FROM data_value WHERE unit_id = $1{extra}
+             GROUP BY period ORDER BY max(month_end) DESC, min(month_start) DESC"
+        ),
+        &p,
     )?
     .iter()
     .map(|r| r.str(0))
     .collect())
+}
+
+/// The unit a value key names (`CODE` in the hierarchy in force at the end of the period,
+/// or `CODE@VERSION`).
+pub fn unit_of(c: &mut dyn Conn, unit: &str, period: &str) -> Result<Option<i64>, StoreError> {
+    let Ok(p) = period.parse::<Period>() else {
+        return Ok(None);
+    };
+    let (code, v) = match unit.split_once('@') {
+        Some((code, v)) => match v.parse() {
+            Ok(v) => (code, v),
+            Err(_) => return Ok(None),
+        },
+        None => (unit, HierarchyVersion::on(&p.end_date())),
+    };
+    crate::units::id_of(c, v, code)
+}
+
+/// Publish (or withdraw) the values a filter selects (limit and offset are ignored):
+/// published values are visible to everyone. Returns how many changed.
+pub fn publish(c: &mut dyn Conn, f: &ValueFilter, published: bool) -> Result<u64, StoreError> {
+    let (filter, mut p) = where_clause(c, f)?;
+    p.push(Val::from(published));
+    let n = p.len();
+    c.execute(
+        &format!(
+            "UPDATE data_value SET published = ${n}
+             WHERE published <> ${n} AND (indicator_id, unit_id, period, disagg_id) IN (
+                SELECT d.indicator_id, d.unit_id, d.period, d.disagg_id
+                FROM data_value d JOIN indicator i ON i.id = d.indicator_id JOIN admin_unit u ON u.id = d.unit_id
+                JOIN disaggregation g ON g.id = d.disagg_id WHERE {filter})"
+        ),
+        &p,
+    )
 }
 
 pub fn count(c: &mut dyn Conn) -> Result<i64, StoreError> {

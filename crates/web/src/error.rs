@@ -18,6 +18,8 @@ pub enum ApiError {
     Unauthorized(String),
     /// 413
     TooLarge(String),
+    /// 429: throttled.
+    TooMany(String),
     /// 500: the detail goes to the log only.
     Internal(String),
 }
@@ -68,6 +70,7 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m, vec![]),
             ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m, vec![]),
             ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m, vec![]),
+            ApiError::TooMany(m) => (StatusCode::TOO_MANY_REQUESTS, m, vec![]),
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 (

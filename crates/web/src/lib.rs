@@ -2,6 +2,7 @@
 //! pages. Handlers stay thin: they parse the request, call the store in a blocking task,
 //! and map errors in one place (`error.rs`).
 
+pub mod account_pages;
 pub mod api;
 pub mod auth;
 pub mod error;
@@ -25,7 +26,7 @@ pub const IMPORT_BODY_LIMIT: usize = 256 * 1024 * 1024;
 pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
-    use api::{reference as r, values as v};
+    use api::{accounts as a, reference as r, values as v};
     let imports = Router::new()
         .route(
             "/api/dataValueSets",
@@ -42,6 +43,29 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT));
     let rest = Router::new()
         .route("/api/health", get(r::health))
+        .route("/api/auth/login", post(a::login))
+        .route("/api/auth/logout", post(a::logout))
+        .route("/api/me", get(a::me))
+        .route("/api/users", get(a::list_users).post(a::create_user))
+        .route("/api/users/{username}", axum::routing::put(a::update_user))
+        .route("/api/tokens", get(a::list_tokens).post(a::create_token))
+        .route("/api/tokens/{id}", axum::routing::delete(a::revoke_token))
+        .route("/api/audit", get(a::audit_log))
+        .route("/api/audit.csv", get(a::audit_csv))
+        .route("/api/publish", post(v::publish))
+        .route(
+            "/dang-nhap",
+            get(account_pages::login_form).post(account_pages::login_submit),
+        )
+        .route("/dang-xuat", post(account_pages::logout_submit))
+        .route(
+            "/quan-tri/nguoi-dung",
+            get(account_pages::users).post(account_pages::users_create),
+        )
+        .route(
+            "/quan-tri/nguoi-dung/{username}",
+            post(account_pages::users_update),
+        )
         .route("/api/openapi.json", get(api::openapi))
         .route("/api/units", get(r::list_units))
         .route("/api/units/{code}", get(r::get_unit))
@@ -95,31 +119,14 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::compression::CompressionLayer::new())
 }
 
-/// Serve until the process is stopped (Ctrl-C or SIGTERM).
-pub async fn serve(
-    db: dantoc_store::Db,
-    bind: SocketAddr,
-    api_token: Option<String>,
-) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(bind).await?;
-    let addr = listener.local_addr()?;
-    serve_on(
-        listener,
-        db,
-        ServerConfig {
-            bind: Some(addr),
-            api_token,
-        },
-    )
-    .await
-}
-
+/// Serve on a bound listener until the process is stopped (Ctrl-C or SIGTERM).
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     db: dantoc_store::Db,
     config: ServerConfig,
+    cipher: dantoc_store::personal::Cipher,
 ) -> std::io::Result<()> {
-    let app = router(AppState { db, config });
+    let app = router(AppState { db, config, cipher });
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -1,6 +1,7 @@
 //! Server-rendered pages (askama templates in `templates/`), light enough for a 360 px
 //! phone on a slow link: no framework, one small stylesheet, no inline script.
 
+use crate::auth::{Principal, Via};
 use crate::error::ApiError;
 use crate::i18n::{Lang, Text, number, text};
 use crate::params::Params;
@@ -9,6 +10,7 @@ use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use dantoc_domain::access::Action;
 use dantoc_domain::admin::{AdminUnit, HierarchyVersion, UnitKind};
 use dantoc_domain::disagg::Disagg;
 use dantoc_store::units::LineageLink;
@@ -21,17 +23,38 @@ pub struct Ctx {
     pub lang: Lang,
     pub t: &'static Text,
     pub path: String,
+    /// The logged-in user's name, if any.
+    pub user: Option<String>,
+    /// Whether the user may manage accounts (shows the link).
+    pub admin: bool,
+    /// The session's CSRF token, for forms.
+    pub csrf: String,
 }
 
 impl Ctx {
-    fn new(headers: &HeaderMap, query: Option<&str>, path: String) -> Ctx {
+    pub fn new(headers: &HeaderMap, query: Option<&str>, path: String) -> Ctx {
         let cookie = headers.get(header::COOKIE).and_then(|v| v.to_str().ok());
         let lang = Lang::from_request(query, cookie);
         Ctx {
             lang,
             t: text(lang),
             path,
+            user: None,
+            admin: false,
+            csrf: String::new(),
         }
+    }
+
+    /// The same, knowing who is logged in.
+    pub fn with(mut self, who: &Principal) -> Ctx {
+        if let Some(c) = who.caller() {
+            self.user = Some(c.user.username.clone());
+            self.admin = c.user.role.may(Action::ManageUsers);
+            if let Via::Session { csrf } = &c.via {
+                self.csrf = csrf.clone();
+            }
+        }
+        self
     }
     /// Link that switches the language and stays on the page.
     pub fn switch_href(&self) -> String {
@@ -62,7 +85,7 @@ pub fn unit_href(u: &AdminUnit) -> String {
     }
 }
 
-fn render(t: impl Template, lang: Lang, status: StatusCode) -> Response {
+pub fn render_page(t: impl Template, lang: Lang, status: StatusCode) -> Response {
     match t.render() {
         Ok(html) => {
             let cookie = format!(
@@ -86,10 +109,11 @@ struct HomePage {
 
 pub async fn home(
     State(s): State<AppState>,
+    who: Principal,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let c = Ctx::new(&headers, q.as_deref(), "/".into());
+    let c = Ctx::new(&headers, q.as_deref(), "/".into()).with(&who);
     let r = s
         .read(|conn| {
             Ok((
@@ -105,7 +129,7 @@ pub async fn home(
                 .iter()
                 .map(|s| s.to_string())
                 .collect();
-            render(
+            render_page(
                 HomePage {
                     c,
                     now,
@@ -194,6 +218,7 @@ struct UnitData {
 
 pub async fn unit(
     State(s): State<AppState>,
+    who: Principal,
     headers: HeaderMap,
     Path(code): Path<String>,
     RawQuery(q): RawQuery,
@@ -216,14 +241,15 @@ pub async fn unit(
         }
         None => path,
     };
-    let c = Ctx::new(&headers, q.as_deref(), path);
+    let c = Ctx::new(&headers, q.as_deref(), path).with(&who);
     let lang = c.lang;
+    let visible = who.visible();
     let r = s
         .read(move |conn| {
             let Some(unit) = units::get(conn, v, &code)? else {
                 return Ok(None);
             };
-            let periods = values::periods_of_unit(conn, v, &code)?;
+            let periods = values::periods_of_unit(conn, v, &code, visible.as_deref())?;
             let period = asked
                 .filter(|k| periods.contains(k))
                 .or_else(|| periods.first().cloned())
@@ -237,6 +263,7 @@ pub async fn unit(
                         units: vec![format!("{code}@{}", v.as_str())],
                         periods: vec![period.clone()],
                         limit: PAGE_VALUES + 1,
+                        visible: visible.clone(),
                         ..Default::default()
                     },
                 )?
@@ -306,7 +333,7 @@ pub async fn unit(
                 })
                 .collect();
             let lineage_version = unit.version;
-            render(
+            render_page(
                 UnitPage {
                     c,
                     unit,
@@ -338,6 +365,7 @@ struct SearchPage {
 
 pub async fn search(
     State(s): State<AppState>,
+    who: Principal,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
@@ -350,7 +378,8 @@ pub async fn search(
             "/tim-kiem?q={}",
             form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>()
         ),
-    );
+    )
+    .with(&who);
     let lang = c.lang;
     let q2 = query.clone();
     match s
@@ -363,7 +392,7 @@ pub async fn search(
         })
         .await
     {
-        Ok(results) => render(
+        Ok(results) => render_page(
             SearchPage {
                 c,
                 q: query,
@@ -385,10 +414,11 @@ struct IndicatorsPage {
 
 pub async fn indicators_page(
     State(s): State<AppState>,
+    who: Principal,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let c = Ctx::new(&headers, q.as_deref(), "/chi-tieu".into());
+    let c = Ctx::new(&headers, q.as_deref(), "/chi-tieu".into()).with(&who);
     let lang = c.lang;
     match s
         .read(|conn| {
@@ -399,7 +429,7 @@ pub async fn indicators_page(
         })
         .await
     {
-        Ok(list) => render(IndicatorsPage { c, list }, lang, StatusCode::OK),
+        Ok(list) => render_page(IndicatorsPage { c, list }, lang, StatusCode::OK),
         Err(e) => e.into_response(),
     }
 }
@@ -421,16 +451,17 @@ impl EthnicPage {
 
 pub async fn ethnic_page(
     State(s): State<AppState>,
+    who: Principal,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let c = Ctx::new(&headers, q.as_deref(), "/dan-toc".into());
+    let c = Ctx::new(&headers, q.as_deref(), "/dan-toc".into()).with(&who);
     let lang = c.lang;
     match s
         .read(|conn| dantoc_store::ethnic::list(conn, Default::default()))
         .await
     {
-        Ok(list) => render(EthnicPage { c, list }, lang, StatusCode::OK),
+        Ok(list) => render_page(EthnicPage { c, list }, lang, StatusCode::OK),
         Err(e) => e.into_response(),
     }
 }
@@ -443,7 +474,7 @@ struct NotFoundPage {
 
 fn not_found_page(c: Ctx) -> Response {
     let lang = c.lang;
-    render(NotFoundPage { c }, lang, StatusCode::NOT_FOUND)
+    render_page(NotFoundPage { c }, lang, StatusCode::NOT_FOUND)
 }
 
 pub async fn fallback(headers: HeaderMap, uri: axum::http::Uri) -> Response {

@@ -8,14 +8,23 @@ use std::net::SocketAddr;
 pub struct AppState {
     pub db: Db,
     pub config: ServerConfig,
+    /// Encrypts and decrypts personal fields.
+    pub cipher: dantoc_store::personal::Cipher,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct ServerConfig {
     /// Address the server listens on.
     pub bind: Option<SocketAddr>,
-    /// Bearer token that authorises writes through the API (`DANTOC_API_TOKEN`).
-    pub api_token: Option<String>,
+    /// Mark cookies `Secure` (the server is reached over HTTPS, e.g. behind a TLS proxy).
+    pub secure_cookies: bool,
+}
+
+impl ServerConfig {
+    /// The server listens on the loopback address only (demo accounts work only then).
+    pub fn local_only(&self) -> bool {
+        self.bind.is_none_or(|b| b.ip().is_loopback())
+    }
 }
 
 impl AppState {

@@ -74,3 +74,8 @@ ALTER TABLE data_value ADD COLUMN published BIGINT NOT NULL DEFAULT 0;
 
 ALTER TABLE audit_log ADD COLUMN prev_hash TEXT NOT NULL DEFAULT '';
 ALTER TABLE audit_log ADD COLUMN hash TEXT NOT NULL DEFAULT '';
+
+-- Only a change of the value, comment or follow-up flag is history; publishing is not.
+DROP TRIGGER data_value_history_update ON data_value;
+CREATE TRIGGER data_value_history_update AFTER UPDATE OF value, value_text, comment, followup ON data_value
+    FOR EACH ROW EXECUTE FUNCTION data_value_keep_history();

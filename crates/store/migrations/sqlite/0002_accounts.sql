@@ -74,3 +74,13 @@ ALTER TABLE data_value ADD COLUMN published INTEGER NOT NULL DEFAULT 0;
 
 ALTER TABLE audit_log ADD COLUMN prev_hash TEXT NOT NULL DEFAULT '';
 ALTER TABLE audit_log ADD COLUMN hash TEXT NOT NULL DEFAULT '';
+
+-- Only a change of the value, comment or follow-up flag is history; publishing is not.
+DROP TRIGGER data_value_history_update;
+CREATE TRIGGER data_value_history_update AFTER UPDATE OF value, value_text, comment, followup ON data_value
+BEGIN
+    INSERT INTO data_value_history (indicator_id, unit_id, period, disagg_id, value, value_text,
+        comment, followup, stored_by, updated_at, version, op, changed_at)
+    VALUES (OLD.indicator_id, OLD.unit_id, OLD.period, OLD.disagg_id, OLD.value, OLD.value_text,
+        OLD.comment, OLD.followup, OLD.stored_by, OLD.updated_at, OLD.version, 'update', NEW.updated_at);
+END;

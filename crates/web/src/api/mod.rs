@@ -1,5 +1,6 @@
 //! The JSON API under `/api`, documented by `/api/openapi.json`.
 
+pub mod accounts;
 pub mod reference;
 pub mod values;
 

@@ -1,20 +1,19 @@
 //! Reference data: administrative units and lineage, ethnic groups, the indicator catalogue.
 
-use crate::auth;
+use crate::auth::{Principal, check_unit};
 use crate::error::{ApiError, ApiResult};
 use crate::params::{Params, json};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
-use axum::http::HeaderMap;
+use axum::extract::{Path, RawQuery, State};
+use dantoc_domain::access::Action;
 use dantoc_domain::admin::{HierarchyVersion, UnitKind};
 use dantoc_domain::ethnic::CodeList;
 use dantoc_domain::indicator::Indicator;
 use dantoc_store::{audit, indicators, units};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::net::SocketAddr;
 
 fn version(p: &Params) -> ApiResult<HierarchyVersion> {
     Ok(p.parsed::<HierarchyVersion>("version")?
@@ -117,17 +116,24 @@ struct WeightsBody {
 /// `PUT /api/units/{old code}/lineage`: a province sets the shares of a split pre-2025 unit.
 pub async fn set_lineage_weights(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    who: Principal,
     Path(code): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let actor = auth::writer(&s, &headers, Some(peer))?;
+    let caller = who.require(Action::EditLineage)?.clone();
+    let actor = caller.actor();
     let b: WeightsBody = json(&body)?;
     let weights: Vec<(String, f64)> = b.weights.into_iter().collect();
     let links = s
         .run(move |db| {
             db.write(|c| {
+                let allowed = caller.allowed(c)?;
+                let old_id = units::id_of(c, HierarchyVersion::V2024, &code)?.ok_or_else(|| {
+                    dantoc_store::StoreError::NotFound(format!(
+                        "administrative unit {code} in the 2024 hierarchy"
+                    ))
+                })?;
+                check_unit(&allowed, old_id, &code)?;
                 let before = units::lineage(c, HierarchyVersion::V2024, &code)?;
                 let after = units::set_weights(c, &code, &weights)?;
                 audit::record(
@@ -162,18 +168,25 @@ fn default_village_type() -> String {
 /// `POST /api/units/{commune}/villages`: register a village (thôn, bản) under a commune.
 pub async fn create_village(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    who: Principal,
     Path(commune): Path<String>,
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
-    let actor = auth::writer(&s, &headers, Some(peer))?;
+    let caller = who.require(Action::EditUnits)?.clone();
+    let actor = caller.actor();
     let v = version(&Params::parse(q.as_deref()))?;
     let b: VillageBody = json(&body)?;
     let unit = s
         .run(move |db| {
             db.write(|c| {
+                let allowed = caller.allowed(c)?;
+                let commune_id = units::id_of(c, v, &commune)?.ok_or_else(|| {
+                    dantoc_store::StoreError::NotFound(format!(
+                        "administrative unit {commune} in the {v} hierarchy"
+                    ))
+                })?;
+                check_unit(&allowed, commune_id, &commune)?;
                 let u = units::create_village(c, v, &commune, &b.code, &b.name, &b.type_word)?;
                 audit::record(
                     c,
@@ -305,11 +318,10 @@ fn clean_indicator(mut i: Indicator) -> Indicator {
 /// `POST /api/indicators`: add an indicator to the catalogue.
 pub async fn create_indicator(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    who: Principal,
     body: Bytes,
 ) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
-    let actor = auth::writer(&s, &headers, Some(peer))?;
+    let actor = who.require(Action::EditCatalogue)?.actor();
     let i = clean_indicator(json::<Indicator>(&body)?);
     let saved = s
         .run(move |db| {
@@ -345,12 +357,11 @@ pub async fn create_indicator(
 /// code replaced by an official one) and stored values follow it.
 pub async fn update_indicator(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    who: Principal,
     Path(code): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let actor = auth::writer(&s, &headers, Some(peer))?;
+    let actor = who.require(Action::EditCatalogue)?.actor();
     let i = clean_indicator(json::<Indicator>(&body)?);
     let saved = s
         .run(move |db| {

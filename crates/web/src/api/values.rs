@@ -1,22 +1,21 @@
 //! Data values: the native JSON API, CSV import/export, and DHIS2's `dataValueSets`.
 
-use crate::auth;
+use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult, status_text};
 use crate::params::{Params, json};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{RawQuery, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use dantoc_domain::FieldError;
-use dantoc_store::audit::Actor;
+use dantoc_domain::access::Action;
 use dantoc_store::values::{
     self, ImportOptions, ImportSummary, RawValue, Strategy, ValueFilter, field,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::net::SocketAddr;
 
 /// Read filters from the query; native names and DHIS2 names both work.
 fn filter(p: &Params) -> ApiResult<ValueFilter> {
@@ -34,6 +33,7 @@ fn filter(p: &Params) -> ApiResult<ValueFilter> {
         last_updated: p.get("lastUpdated").map(str::to_string),
         limit: p.int("limit", 10_000, 1_000_000)?,
         offset: p.int("offset", 0, i64::MAX)?,
+        visible: Some(vec![]),
     };
     if f.limit == 0 {
         f.limit = 10_000;
@@ -55,8 +55,13 @@ fn options(p: &Params, what: &str) -> ApiResult<ImportOptions> {
 }
 
 /// `GET /api/dataValues`: values with filters, in dantoc's shape.
-pub async fn list(State(s): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
-    let f = filter(&Params::parse(q.as_deref()))?;
+pub async fn list(
+    State(s): State<AppState>,
+    who: Principal,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let mut f = filter(&Params::parse(q.as_deref()))?;
+    f.visible = who.visible();
     let (limit, offset) = (f.limit, f.offset);
     let list = s.read(move |c| values::query(c, &f)).await?;
     Ok(Json(json!({
@@ -66,8 +71,13 @@ pub async fn list(State(s): State<AppState>, RawQuery(q): RawQuery) -> ApiResult
 }
 
 /// `GET /api/dataValues.csv`: the same as CSV (UTF-8 with BOM, for Excel).
-pub async fn export_csv(State(s): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+pub async fn export_csv(
+    State(s): State<AppState>,
+    who: Principal,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
     let mut f = filter(&Params::parse(q.as_deref()))?;
+    f.visible = who.visible();
     if Params::parse(q.as_deref()).get("limit").is_none() {
         f.limit = 1_000_000;
     }
@@ -143,16 +153,17 @@ fn summary_response(s: ImportSummary) -> Response {
 
 async fn run_import(
     s: &AppState,
-    actor: Actor,
-    opts: ImportOptions,
+    caller: Caller,
+    mut opts: ImportOptions,
     raws: Vec<RawValue>,
     prefix: &'static str,
     names: fn(&str) -> &str,
 ) -> ApiResult<ImportSummary> {
     s.run(move |db| {
+        opts.allowed_units = db.read(|c| caller.allowed(c))?;
         values::import(
             db,
-            &actor,
+            &caller.actor(),
             &opts,
             raws.into_iter().map(Ok),
             &|i, e: FieldError| {
@@ -171,48 +182,45 @@ fn native_name(f: &str) -> &str {
 /// `POST /api/dataValues`: a batch in dantoc's shape (`{"dataValues": [...]}`), all or nothing.
 pub async fn post_batch(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    who: Principal,
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let actor = auth::writer(&s, &headers, Some(peer))?;
+    let caller = who.require(Action::WriteData)?.clone();
     let p = Params::parse(q.as_deref());
     let mut opts = options(&p, "api: dataValues")?;
     let b: NativeBatch = json(&body)?;
     opts.audit_each = b.data_values.len() <= 100;
     let raws = b.data_values.into_iter().map(NativeValue::raw).collect();
     Ok(summary_response(
-        run_import(&s, actor, opts, raws, "dataValues", native_name).await?,
+        run_import(&s, caller, opts, raws, "dataValues", native_name).await?,
     ))
 }
 
 /// `PUT /api/dataValues`: one value.
 pub async fn put_one(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    who: Principal,
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let actor = auth::writer(&s, &headers, Some(peer))?;
+    let caller = who.require(Action::WriteData)?.clone();
     let p = Params::parse(q.as_deref());
     let mut opts = options(&p, "api: dataValue")?;
     opts.audit_each = true;
     let v: NativeValue = json(&body)?;
     Ok(summary_response(
-        run_import(&s, actor, opts, vec![v.raw()], "dataValue", native_name).await?,
+        run_import(&s, caller, opts, vec![v.raw()], "dataValue", native_name).await?,
     ))
 }
 
 /// `DELETE /api/dataValues?indicator=&unit=&period=&disaggregation=`: one value.
 pub async fn delete_one(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    who: Principal,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    let actor = auth::writer(&s, &headers, Some(peer))?;
+    let caller = who.require(Action::WriteData)?.clone();
     let p = Params::parse(q.as_deref());
     let need = |k: &str| -> ApiResult<String> {
         p.get(k)
@@ -232,7 +240,7 @@ pub async fn delete_one(
         what: "api: delete".into(),
         ..Default::default()
     };
-    let s = run_import(&s, actor, opts, vec![raw], "query", native_name).await?;
+    let s = run_import(&s, caller, opts, vec![raw], "query", native_name).await?;
     if s.status == "SUCCESS" && s.import_count.deleted == 0 {
         return Err(ApiError::NotFound(
             "no value is stored under this key".into(),
@@ -242,7 +250,12 @@ pub async fn delete_one(
 }
 
 /// `GET /api/dataValues/history?indicator=&unit=&period=&disaggregation=`.
-pub async fn history(State(s): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+pub async fn history(
+    State(s): State<AppState>,
+    who: Principal,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let caller = who.require(Action::ReadData)?.clone();
     let p = Params::parse(q.as_deref());
     let need = |k: &str| -> ApiResult<String> {
         p.get(k)
@@ -251,23 +264,33 @@ pub async fn history(State(s): State<AppState>, RawQuery(q): RawQuery) -> ApiRes
     };
     let (i, u, pe) = (need("indicator")?, need("unit")?, need("period")?);
     let d = p.get("disaggregation").unwrap_or("default").to_string();
-    let h = s.read(move |c| values::history(c, &i, &u, &pe, &d)).await?;
+    let h = s
+        .read(move |c| {
+            let allowed = caller.allowed(c)?;
+            if let Some(unit_id) = values::unit_of(c, &u, &pe)? {
+                crate::auth::check_unit(&allowed, unit_id, &u)?;
+            }
+            values::history(c, &i, &u, &pe, &d)
+        })
+        .await?;
     Ok(Json(json!({ "history": h })))
 }
 
 /// `POST /api/dataValues/csv`: a CSV file in the body (dantoc's or DHIS2's columns).
 pub async fn post_csv(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    who: Principal,
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let actor = auth::writer(&s, &headers, Some(peer))?;
+    let caller = who.require(Action::WriteData)?.clone();
     let p = Params::parse(q.as_deref());
     let opts = options(&p, "api: CSV upload")?;
     let summary = s
         .run(move |db| {
+            let mut opts = opts;
+            opts.allowed_units = db.read(|c| caller.allowed(c))?;
+            let actor = caller.actor();
             let reader = dantoc_store::csv_values::open(&body[..])
                 .map_err(dantoc_store::StoreError::invalid)?;
             let loc = reader.locator();
@@ -412,12 +435,11 @@ pub fn parse_data_value_set(body: &[u8]) -> ApiResult<(Option<String>, Vec<RawVa
 /// DHIS2 import summary; any conflict rejects the whole set (409) and changes nothing.
 pub async fn post_data_value_sets(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    who: Principal,
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let actor = auth::writer(&s, &headers, Some(peer))?;
+    let caller = who.require(Action::WriteData)?.clone();
     let p = Params::parse(q.as_deref());
     id_schemes(&p)?;
     let opts = options(&p, "api: dataValueSets")?;
@@ -429,7 +451,7 @@ pub async fn post_data_value_sets(
     }
     let strategy = opts.strategy;
     let dry = opts.dry_run;
-    let summary = run_import(&s, actor, opts, raws, "dataValues", dhis2_name).await?;
+    let summary = run_import(&s, caller, opts, raws, "dataValues", dhis2_name).await?;
     let ok = summary.status == "SUCCESS";
     let code = if ok {
         StatusCode::OK
@@ -477,11 +499,13 @@ pub async fn post_data_value_sets(
 /// units carry `CODE@2024` as orgUnit, which imports back to the same unit.
 pub async fn get_data_value_sets(
     State(s): State<AppState>,
+    who: Principal,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let p = Params::parse(q.as_deref());
     id_schemes(&p)?;
-    let f = filter(&p)?;
+    let mut f = filter(&p)?;
+    f.visible = who.visible();
     if f.indicators.is_empty() && p.get("dataSet").is_none() && f.units.is_empty() {
         return Err(ApiError::bad(
             "dataElement",
@@ -514,4 +538,59 @@ pub async fn get_data_value_sets(
         })
         .collect();
     Ok(Json(json!({ "dataValues": dv })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PublishBody {
+    #[serde(default)]
+    indicators: Vec<String>,
+    units: Vec<String>,
+    #[serde(default)]
+    children: bool,
+    #[serde(default)]
+    periods: Vec<String>,
+    #[serde(default = "yes")]
+    published: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `POST /api/publish`: make values of units in the caller's scope visible to everyone
+/// (`"published": false` withdraws them).
+pub async fn publish(
+    State(s): State<AppState>,
+    who: Principal,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let caller = who.require(Action::Publish)?.clone();
+    let b: PublishBody = json(&body)?;
+    if b.units.is_empty() {
+        return Err(ApiError::bad("units", "name at least one unit"));
+    }
+    let n = s
+        .run(move |db| {
+            db.write(|c| {
+                let allowed = caller.allowed(c)?;
+                let ids = dantoc_store::accounts::resolve_units(c, "units", &b.units)?;
+                for (id, code) in ids.iter().zip(&b.units) {
+                    crate::auth::check_unit(&allowed, *id, code)?;
+                }
+                let f = ValueFilter {
+                    indicators: b.indicators.clone(),
+                    units: b.units.clone(),
+                    children: b.children,
+                    periods: b.periods.clone(),
+                    ..Default::default()
+                };
+                let n = values::publish(c, &f, b.published)?;
+                let what = json!({"indicators": b.indicators, "units": b.units, "children": b.children, "periods": b.periods, "published": b.published, "values": n});
+                dantoc_store::audit::record(c, &caller.actor(), if b.published { "publish" } else { "unpublish" }, "data_value", &b.units.join(","), None, Some(&what))?;
+                Ok(n)
+            })
+        })
+        .await?;
+    Ok(Json(json!({ "changed": n })))
 }
