@@ -12,8 +12,11 @@ export async function phone() {
   const context = await browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'vi-VN' });
   const page = await context.newPage();
   const errors = [];
+  // script errors, and sub-resources (styles, icons, scripts) that fail; a page answered with
+  // 4xx on purpose (a refused login) is not an error of the page
   page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('requestfailed', (r) => errors.push(`${r.url()}: ${r.failure()?.errorText}`));
+  page.on('response', (r) => { if (r.status() >= 400 && r.request().resourceType() !== 'document') errors.push(`${r.url()}: ${r.status()}`); });
   return { browser, context, page, errors };
 }
 

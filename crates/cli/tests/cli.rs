@@ -38,7 +38,9 @@ macro_rules! on_both_backends {
 on_both_backends!(
     values_round_trip_through_csv,
     bad_file_is_refused_with_row_and_column,
-    reference_exports_and_imports
+    reference_exports_and_imports,
+    audit_verify_finds_a_row_changed_in_the_database,
+    first_administrator_and_tokens,
 );
 
 fn values_round_trip_through_csv(fresh: fn() -> TestDb, name: &str) {
@@ -225,4 +227,124 @@ fn reference_exports_and_imports(fresh: fn() -> TestDb, name: &str) {
     let o = dantoc(&db, &["import", "lineage-weights", w.to_str().unwrap()]);
     assert!(!o.status.success());
     assert!(text(&o).contains("add up to 1"), "{}", text(&o));
+}
+
+fn audit_verify_finds_a_row_changed_in_the_database(fresh: fn() -> TestDb, name: &str) {
+    let db = fresh();
+    let dir = tmp(name);
+    let w = dir.join("weights.csv");
+    std::fs::write(
+        &w,
+        "old_code,new_code,weight\n06877,06862,0.25\n06877,06877,0.75\n",
+    )
+    .unwrap();
+    assert!(
+        dantoc(&db, &["import", "lineage-weights", w.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let v = dir.join("villages.csv");
+    std::fs::write(&v, "commune_code,code,name\n06877,06877-KL,Khe Lạc\n").unwrap();
+    assert!(
+        dantoc(&db, &["import", "villages", v.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let o = dantoc(&db, &["audit", "verify"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("intact: 2 entries"), "{}", text(&o));
+    // someone with database access disables the guard and edits the first entry
+    db.write(|c| {
+        match c.backend() {
+            dantoc_store::Backend::Sqlite => c.batch("DROP TRIGGER audit_log_no_update")?,
+            dantoc_store::Backend::Postgres => c.batch("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change")?,
+        }
+        c.execute("UPDATE audit_log SET actor = 'someone-else' WHERE id = (SELECT min(id) FROM audit_log)", &[])
+    })
+    .unwrap();
+    let first = db
+        .read(|c| c.scalar_i64("SELECT min(id) FROM audit_log", &[]))
+        .unwrap();
+    let o = dantoc(&db, &["audit", "verify"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains(&format!("broken at entry {first}")),
+        "{}",
+        text(&o)
+    );
+}
+
+fn first_administrator_and_tokens(fresh: fn() -> TestDb, _name: &str) {
+    let db = fresh();
+    let with_stdin = |args: &[&str], input: &str| {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dantoc"))
+            .arg("--database")
+            .arg(&db.url)
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let o = with_stdin(
+        &["user", "create", "--admin", "quan-tri", "--password-stdin"],
+        "123456\n",
+    );
+    assert!(!o.status.success(), "a weak password is refused");
+    assert!(text(&o).contains("at least 10 characters"), "{}", text(&o));
+    let o = with_stdin(
+        &["user", "create", "--admin", "quan-tri", "--password-stdin"],
+        "Quản-trị-2025!\n",
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = with_stdin(
+        &[
+            "user",
+            "create",
+            "can-bo",
+            "--role",
+            "commune_officer",
+            "--scope",
+            "99999",
+            "--password-stdin",
+        ],
+        "Cán-bộ-xã-2025\n",
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("scopes"), "{}", text(&o));
+    let o = dantoc(
+        &db,
+        &[
+            "token", "create", "--user", "quan-tri", "--name", "hub sync", "--write",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let token = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert!(token.starts_with("dt_"));
+    let (user, _) = db
+        .read(|c| dantoc_store::accounts::token(c, &token))
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.username, "quan-tri");
+    let o = dantoc(&db, &["token", "list"]);
+    assert!(
+        text(&o).contains("hub sync") && !text(&o).contains(&token),
+        "lists never show the token"
+    );
+    assert!(dantoc(&db, &["token", "revoke", "1"]).status.success());
+    assert!(
+        db.read(|c| dantoc_store::accounts::token(c, &token))
+            .unwrap()
+            .is_none()
+    );
 }

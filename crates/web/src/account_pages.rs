@@ -431,6 +431,11 @@ async fn save_user(
             } else {
                 let before = accounts::get(c, &input.username)?
                     .ok_or_else(|| StoreError::NotFound(format!("user {}", input.username)))?;
+                // an empty phone field on the form keeps the stored number (it is shown masked)
+                let mut input = input.clone();
+                if input.phone_enc.is_none() {
+                    input.phone_enc = before.phone_enc.clone();
+                }
                 let after = accounts::update(c, &input)?;
                 if let Some(h) = &hash {
                     accounts::set_password_hash(c, &input.username, h)?;

@@ -11,6 +11,10 @@ fn repo() -> PathBuf {
 }
 
 fn run_script(s: &common::Server, script: &str) {
+    run_script_with(s, script, &[]);
+}
+
+fn run_script_with(s: &common::Server, script: &str, extra: &[&str]) {
     dantoc_store::demo::load(&s.db).expect("demo data");
     let dir = repo().join("tests/browser");
     assert!(
@@ -23,6 +27,7 @@ fn run_script(s: &common::Server, script: &str) {
         .arg(dir.join(script))
         .arg(&s.base)
         .arg(&shots)
+        .args(extra)
         .current_dir(&dir)
         .output()
         .expect("node runs");
@@ -49,4 +54,36 @@ fn unit_page_on_a_phone_postgres() {
         &common::start(dantoc_store::testing::TestDb::postgres()),
         "unit_page.mjs",
     );
+}
+
+fn accounts(s: common::Server) {
+    s.user("quan-tri", dantoc_domain::access::Role::Admin, &[]);
+    run_script_with(&s, "accounts.mjs", &["quan-tri", common::PASSWORD]);
+    let u =
+        s.db.read(|c| dantoc_store::accounts::get(c, "can-bo-dong-ngu"))
+            .unwrap()
+            .expect("created");
+    assert_eq!(u.role, dantoc_domain::access::Role::Viewer);
+    let actions: Vec<String> =
+        s.db.read(|c| dantoc_store::audit::recent(c, 50))
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+    for a in ["login", "create", "update", "logout"] {
+        assert!(
+            actions.iter().any(|x| x == a),
+            "{a} not audited: {actions:?}"
+        );
+    }
+}
+
+#[test]
+fn accounts_on_a_phone_sqlite() {
+    accounts(common::start(dantoc_store::testing::TestDb::sqlite()));
+}
+
+#[test]
+fn accounts_on_a_phone_postgres() {
+    accounts(common::start(dantoc_store::testing::TestDb::postgres()));
 }
