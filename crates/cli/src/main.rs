@@ -82,6 +82,17 @@ enum Command {
         #[command(subcommand)]
         what: AuditWhat,
     },
+    /// Write a consistent backup of the database to FILE while the server runs
+    /// (SQLite: online backup; PostgreSQL: pg_dump, custom format).
+    Backup { file: PathBuf },
+    /// Replace the whole database with a backup made by `dantoc backup`. Stop the server first
+    /// (on SQLite the restore refuses while the database is in use).
+    Restore {
+        file: PathBuf,
+        /// Confirm that every value, account and audit entry now in the database is replaced.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -683,6 +694,44 @@ fn main() -> Result<()> {
         Command::User { what } => user_command(&open(&cli)?, what)?,
         Command::Token { what } => token_command(&open(&cli)?, what)?,
         Command::Audit { what } => audit_command(&open(&cli)?, what)?,
+        Command::Backup { file } => {
+            let db = open(&cli)?;
+            let url = database_url(&cli);
+            let b = dantoc_store::backup::backup_with_url(&db, &url, file)
+                .map_err(|e| anyhow::anyhow!("backup failed: {e}"))?;
+            println!(
+                "backup of the {} database at {} written to {} ({} bytes) in {:.1} s",
+                b.backend.as_str(),
+                db.location(),
+                b.file.display(),
+                b.bytes,
+                b.seconds
+            );
+        }
+        Command::Restore { file, yes } => {
+            let url = database_url(&cli);
+            if !file.is_file() {
+                bail!("cannot restore: {} is not a file", file.display());
+            }
+            if !*yes {
+                bail!(
+                    "restore replaces everything in the database {} with the content of {}: stop the server, then run again with --yes",
+                    dantoc_store::db::redact_url(&url),
+                    file.display()
+                );
+            }
+            let r = dantoc_store::backup::restore(&url, file)
+                .map_err(|e| anyhow::anyhow!("restore failed: {e}"))?;
+            println!(
+                "restored the {} database at {} from {} ({} values, {} audit entries) in {:.1} s",
+                r.backend.as_str(),
+                r.location,
+                file.display(),
+                r.values,
+                r.audit_entries,
+                r.seconds
+            );
+        }
         Command::Export { what } => {
             let db = open(&cli)?;
             let n = match what {

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod backup;
 mod bulk;
 pub mod clock;
 pub mod csv_reference;
