@@ -548,6 +548,58 @@ struct ValueKey {
     disagg: u32,
 }
 
+type Item = Result<RawValue, FieldError>;
+
+/// The state of the checks of one import.
+struct Checking {
+    cat: Catalogue,
+    delete: bool,
+    /// Problems found, in item order (the first MAX_CONFLICTS of them).
+    errors: Vec<(usize, FieldError)>,
+    error_count: u64,
+    /// The values checked, while no problem is found.
+    resolved: Vec<Checked>,
+    /// The key of every value that passed its checks, with its item index: sorted afterwards,
+    /// equal neighbours are values given twice.
+    keys: Vec<(ValueKey, usize)>,
+    /// Index of the next item.
+    next: usize,
+}
+
+impl Checking {
+    fn item(&mut self, item: &mut Item) {
+        let i = self.next;
+        self.next += 1;
+        let r = match item {
+            Ok(raw) => self.cat.check(raw, self.delete),
+            Err(e) => Err(std::mem::replace(e, FieldError::new("", ""))),
+        };
+        match r {
+            Ok(r) => {
+                self.keys.push((
+                    ValueKey {
+                        indicator_id: r.indicator_id,
+                        unit_id: r.unit_id,
+                        period: r.period,
+                        disagg: r.disagg,
+                    },
+                    i,
+                ));
+                if self.error_count == 0 {
+                    self.resolved.push(r);
+                }
+            }
+            Err(e) => {
+                self.error_count += 1;
+                self.resolved = vec![];
+                if self.errors.len() < MAX_CONFLICTS {
+                    self.errors.push((i, e));
+                }
+            }
+        }
+    }
+}
+
 /// Check every value, then write them all in one transaction, or none if any is wrong.
 /// A dry run does the same and rolls back. `items` may carry errors found while parsing.
 pub fn import(
@@ -557,49 +609,33 @@ pub fn import(
     items: impl IntoIterator<Item = Result<RawValue, FieldError>>,
     locate: &dyn Fn(usize, FieldError) -> FieldError,
 ) -> Result<ImportSummary, StoreError> {
-    let t0 = std::time::Instant::now();
     let mut cat = db.read(Catalogue::load)?;
     cat.allowed = opts.allowed_units.clone();
-    let delete = opts.strategy == Strategy::Delete;
-    // problems found while checking, in item order (the first MAX_CONFLICTS of them)
-    let mut errors: Vec<(usize, FieldError)> = vec![];
-    let mut error_count = 0u64;
+    let mut checking = Checking {
+        cat,
+        delete: opts.strategy == Strategy::Delete,
+        errors: vec![],
+        error_count: 0,
+        resolved: vec![],
+        keys: vec![],
+        next: 0,
+    };
     let mut rows = 0u64;
-    let mut resolved: Vec<Checked> = vec![];
-    // the key of every value that passed its checks, with its item index: sorted afterwards,
-    // equal neighbours are values given twice
-    let mut keys: Vec<(ValueKey, usize)> = vec![];
-    for (i, item) in items.into_iter().enumerate() {
+    for mut item in items {
         rows += 1;
-        match item.and_then(|raw| cat.check(&raw, delete)) {
-            Ok(r) => {
-                keys.push((
-                    ValueKey {
-                        indicator_id: r.indicator_id,
-                        unit_id: r.unit_id,
-                        period: r.period,
-                        disagg: r.disagg,
-                    },
-                    i,
-                ));
-                if error_count == 0 {
-                    resolved.push(r);
-                }
-            }
-            Err(e) => {
-                error_count += 1;
-                resolved = vec![];
-                if errors.len() < MAX_CONFLICTS {
-                    errors.push((i, e));
-                }
-            }
-        }
+        checking.item(&mut item);
     }
-    eprintln!("TIMING checked {:?}", t0.elapsed());
+    let Checking {
+        cat,
+        errors,
+        error_count,
+        resolved,
+        mut keys,
+        ..
+    } = checking;
     // the same key twice: each repetition names the one before it
     // stable sort: quick on files made of a few sorted runs (one per period, say)
     keys.sort();
-    eprintln!("TIMING sorted {:?}", t0.elapsed());
     let mut repeats: Vec<(usize, usize)> = keys
         .windows(2)
         .filter(|w| w[0].0 == w[1].0)
@@ -687,12 +723,10 @@ pub fn import(
                 stored_by: &actor.name,
                 opts,
             };
-            eprintln!("TIMING bulk start {:?}", t0.elapsed());
             b.count = match c.backend() {
                 Backend::Sqlite => crate::bulk::sqlite(c, &w)?,
                 Backend::Postgres => crate::bulk::postgres(c, &w)?,
             };
-            eprintln!("TIMING bulk end {:?}", t0.elapsed());
         } else {
             for r in &resolved {
                 b.put(c, r, cat.disagg_code(r.disagg))?;
@@ -725,7 +759,6 @@ pub fn import(
         }
         Ok(b.count)
     })?;
-    eprintln!("TIMING committed {:?}", t0.elapsed());
     summary.import_count = outcome;
     summary.description = if opts.dry_run {
         "Dry run: checked and counted, nothing was written".into()
@@ -1083,4 +1116,72 @@ pub fn publish(c: &mut dyn Conn, f: &ValueFilter, published: bool) -> Result<u64
 
 pub fn count(c: &mut dyn Conn) -> Result<i64, StoreError> {
     c.scalar_i64("SELECT count(*) FROM data_value", &[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestDb;
+
+    fn rv(unit: &str, period: &str, disagg: &str, value: &str) -> RawValue {
+        RawValue {
+            indicator: "0101".into(),
+            unit: unit.into(),
+            period: period.into(),
+            disagg: disagg.into(),
+            value: Some(value.into()),
+            ..Default::default()
+        }
+    }
+
+    /// Problems are reported in item order, whether a check failed or a key came again (each
+    /// repetition names the one before it), and nothing is written.
+    #[test]
+    fn problems_in_item_order_and_repeated_keys_name_the_one_before() {
+        let db = TestDb::sqlite();
+        let a = || Ok(rv("06877@2024", "2000", "E01.M", "1"));
+        let b = || Ok(rv("06877@2024", "2001", "E01.F", "2"));
+        let items: Vec<Result<RawValue, FieldError>> = vec![
+            a(),
+            Ok(rv("06877@2024", "2000", "E02.M", "x")),
+            a(),
+            b(),
+            a(),
+            Err(FieldError::new("file", "unreadable")),
+            b(),
+        ];
+        let s = import(
+            &db,
+            &Actor::system(),
+            &ImportOptions::default(),
+            items,
+            &|i, e| e.at(i as u64 + 2, None),
+        )
+        .unwrap();
+        assert_eq!(s.status, "ERROR");
+        assert_eq!((s.conflict_count, s.rows), (5, 7));
+        let got: Vec<(Option<u64>, &str)> = s
+            .conflicts
+            .iter()
+            .map(|e| (e.row, e.field.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some(3), "value"),
+                (Some(4), "key"),
+                (Some(6), "key"),
+                (Some(7), "file"),
+                (Some(8), "key")
+            ]
+        );
+        for (i, there) in [(1, "row 2"), (2, "row 4"), (4, "row 5")] {
+            assert!(
+                s.conflicts[i].message.ends_with(there),
+                "{}",
+                s.conflicts[i].message
+            );
+        }
+        assert_eq!(db.read(count).unwrap(), 0);
+    }
 }
