@@ -49,10 +49,18 @@ impl fmt::Display for NoValue {
     }
 }
 
+/// The longest formula accepted, in characters, and the deepest nesting of parentheses and
+/// minus signs. Parsing, evaluating and dropping a formula recurse over its tree: these bounds
+/// keep that well inside a thread's stack whatever a client sends (a formula of a few hundred
+/// thousand `(` or `-` would otherwise overflow the stack and abort the whole server).
+pub const MAX_CHARS: usize = 1000;
+pub const MAX_DEPTH: usize = 64;
+
 struct Parser<'a> {
     chars: Vec<(usize, char)>,
     pos: usize,
     src: &'a str,
+    depth: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -92,20 +100,35 @@ impl<'a> Parser<'a> {
         }
         Ok(lhs)
     }
+    /// One level deeper into parentheses or minus signs.
+    fn deeper(&mut self) -> Result<(), ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.err(format!(
+                "parentheses and minus signs nested more than {MAX_DEPTH} deep"
+            )));
+        }
+        Ok(())
+    }
     fn factor(&mut self) -> Result<Expr, ParseError> {
         match self.peek() {
             None => Err(self.err("unexpected end of formula")),
             Some('-') => {
                 self.pos += 1;
-                Ok(Expr::Neg(Box::new(self.factor()?)))
+                self.deeper()?;
+                let e = Expr::Neg(Box::new(self.factor()?));
+                self.depth -= 1;
+                Ok(e)
             }
             Some('(') => {
                 self.pos += 1;
+                self.deeper()?;
                 let e = self.expr()?;
                 if self.peek() != Some(')') {
                     return Err(self.err("expected `)`"));
                 }
                 self.pos += 1;
+                self.depth -= 1;
                 Ok(e)
             }
             Some('#') => {
@@ -167,10 +190,17 @@ impl<'a> Parser<'a> {
 
 impl Expr {
     pub fn parse(src: &str) -> Result<Expr, ParseError> {
+        if src.chars().nth(MAX_CHARS).is_some() {
+            return Err(ParseError {
+                position: MAX_CHARS + 1,
+                message: format!("a formula has at most {MAX_CHARS} characters"),
+            });
+        }
         let mut p = Parser {
             chars: src.char_indices().collect(),
             pos: 0,
             src,
+            depth: 0,
         };
         let e = p.expr()?;
         if p.peek().is_some() {
@@ -277,5 +307,36 @@ mod tests {
         assert!(Expr::parse("1 $ 2").is_err());
         assert!(Expr::parse("#{unterminated").is_err());
         assert!(Expr::parse("1 2").is_err());
+    }
+
+    #[test]
+    fn size_and_nesting_are_bounded() {
+        // found by fuzzing: such formulas overflowed the stack (aborting the server)
+        let deep = format!("{}1{}", "(".repeat(100_000), ")".repeat(100_000));
+        assert!(Expr::parse(&deep).unwrap_err().message.contains("at most"));
+        assert!(Expr::parse(&"-".repeat(500_000)).is_err());
+        let nested = format!(
+            "{}1{}",
+            "(".repeat(MAX_DEPTH + 1),
+            ")".repeat(MAX_DEPTH + 1)
+        );
+        assert!(Expr::parse(&nested).unwrap_err().message.contains("nested"));
+        let minus = format!("{}1", "-".repeat(MAX_DEPTH + 1));
+        assert!(Expr::parse(&minus).unwrap_err().message.contains("nested"));
+        let ok = format!(
+            "{}1{}",
+            "(-".repeat(MAX_DEPTH / 2),
+            ")".repeat(MAX_DEPTH / 2)
+        );
+        assert_eq!(Expr::parse(&ok).unwrap().eval(&env), Ok(1.0));
+        // the longest chain accepted evaluates (and drops) without trouble, even on a small stack
+        let chain = format!("1{}", "+1".repeat((MAX_CHARS - 1) / 2));
+        let r = std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(move || Expr::parse(&chain).unwrap().eval(&env))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(r, Ok(((MAX_CHARS - 1) / 2 + 1) as f64));
     }
 }
