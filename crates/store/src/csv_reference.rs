@@ -412,7 +412,9 @@ pub fn import_villages<R: Read>(db: &Db, actor: &Actor, input: R) -> Result<RefC
 /// all its new units and add up to 1.
 pub fn import_weights<R: Read>(db: &Db, actor: &Actor, input: R) -> Result<RefCount, StoreError> {
     let t = Table::read(input, &["old_code", "new_code", "weight"])?;
-    let mut by_old: Vec<(String, u64, Vec<(String, f64)>)> = vec![];
+    // old code, row of its first line, (new code, weight) pairs
+    type Shares = Vec<(String, f64)>;
+    let mut by_old: Vec<(String, u64, Shares)> = vec![];
     let mut problems = Problems::default();
     for (row, rec) in &t.rows {
         let w = rec.get("weight").cloned().unwrap_or_default();

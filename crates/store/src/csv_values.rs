@@ -96,10 +96,11 @@ fn sniff_delimiter(first_line: &[u8]) -> u8 {
     if semis > commas { b';' } else { b',' }
 }
 
+/// What the reader reads: the first line, already looked at, then the rest.
+pub type Input<R> = std::io::Chain<std::io::Cursor<Vec<u8>>, R>;
+
 /// Open a CSV of values from bytes (whole file in memory) — see [`open`] for readers.
-pub fn open<R: Read>(
-    mut input: R,
-) -> Result<ValueReader<std::io::Chain<std::io::Cursor<Vec<u8>>, R>>, FieldError> {
+pub fn open<R: Read>(mut input: R) -> Result<ValueReader<Input<R>>, FieldError> {
     // read the first line to skip a BOM and find the delimiter
     let mut head = vec![];
     let mut byte = [0u8; 1];

@@ -74,9 +74,16 @@ impl<T: Into<Val>> From<Option<T>> for Val {
     }
 }
 
-/// Build a `Vec<Val>` from heterogeneous values: `params![id, "x", Some(1.5)]`.
+/// Build an array of [`Val`] from heterogeneous values: `params![id, "x", Some(1.5)]`
+/// (`.to_vec()` when more are pushed later).
 #[macro_export]
 macro_rules! params {
+    ($($v:expr),* $(,)?) => { [$($crate::db::Val::from($v)),*] };
+}
+
+/// Like [`params!`], as a `Vec` (rows for `insert_many`, lists that grow).
+#[macro_export]
+macro_rules! params_vec {
     ($($v:expr),* $(,)?) => { vec![$($crate::db::Val::from($v)),*] };
 }
 

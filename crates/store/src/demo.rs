@@ -375,10 +375,7 @@ pub fn load(db: &Db) -> Result<bool, StoreError> {
         ("04", "2024"),
         ("06", "2024"),
         ("19", "2024"),
-    ]
-    .into_iter()
-    .map(|(p, v)| (p, v))
-    {
+    ] {
         for y in 2023..=2024 {
             for (ind, t23, _) in TARGETS {
                 let mut rng = Rng::new(&format!("{ind}{p}{y}"));

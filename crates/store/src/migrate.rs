@@ -4,13 +4,16 @@
 use crate::db::{Backend, Conn, Db};
 use crate::error::StoreError;
 
+/// A migration step written in Rust.
+type Step = fn(&mut dyn Conn) -> Result<(), StoreError>;
+
 struct Migration {
     version: i64,
     name: &'static str,
     sqlite: &'static str,
     postgres: &'static str,
     /// A step in Rust after the SQL, in the same transaction.
-    then: Option<fn(&mut dyn Conn) -> Result<(), StoreError>>,
+    then: Option<Step>,
 }
 
 const MIGRATIONS: &[Migration] = &[

@@ -162,7 +162,7 @@ fn load_into(c: &mut dyn Conn) -> Result<(), StoreError> {
             } else {
                 format!("{} | {}", fold(&u.full_name), fold(&u.alt_names))
             };
-            crate::params![
+            crate::params_vec![
                 u.id,
                 u.version.as_str(),
                 &u.code,
@@ -206,11 +206,11 @@ fn load_into(c: &mut dyn Conn) -> Result<(), StoreError> {
     for u in &units {
         let mut depth = 0i64;
         let mut cur = u;
-        closure.push(crate::params![u.id, u.id, 0i64]);
+        closure.push(crate::params_vec![u.id, u.id, 0i64]);
         while let Some(p) = cur.parent_code.as_deref() {
             cur = by_code[&(cur.version, p)];
             depth += 1;
-            closure.push(crate::params![cur.id, u.id, depth]);
+            closure.push(crate::params_vec![cur.id, u.id, depth]);
         }
     }
     c.insert_many(
@@ -243,7 +243,7 @@ fn load_into(c: &mut dyn Conn) -> Result<(), StoreError> {
         for ((t, note), (w, src)) in ts.iter().zip(admin::default_weights(&plain)) {
             let new_u = by_code[&(HierarchyVersion::V2025, t.new_code.as_str())];
             province_map.insert(province_of(old_u), province_of(new_u));
-            lineage.push(crate::params![
+            lineage.push(crate::params_vec![
                 old_u.id,
                 new_u.id,
                 t.portion.as_str(),
@@ -271,7 +271,7 @@ fn load_into(c: &mut dyn Conn) -> Result<(), StoreError> {
             } else {
                 "district_in_province"
             };
-            lineage.push(crate::params![
+            lineage.push(crate::params_vec![
                 u.id, new_u.id, "whole", detail, "", 1.0, "whole"
             ]);
         }
@@ -296,7 +296,7 @@ fn load_into(c: &mut dyn Conn) -> Result<(), StoreError> {
         .into_iter()
         .map(|r| {
             let folded = format!("{} | {}", fold(&r["name"]), fold(&r["other_names"]));
-            crate::params![
+            crate::params_vec![
                 &r["code_2008"],
                 &r["code_1979"],
                 &r["name"],
@@ -324,7 +324,7 @@ fn load_into(c: &mut dyn Conn) -> Result<(), StoreError> {
 
     let groups: Vec<Vec<Val>> = records(INDICATOR_GROUPS)
         .into_iter()
-        .map(|r| crate::params![&r["code"], &r["name_vi"], &r["name_en"]])
+        .map(|r| crate::params_vec![&r["code"], &r["name_vi"], &r["name_en"]])
         .collect();
     c.insert_many(
         "indicator_group",

@@ -140,7 +140,7 @@ pub fn descendants(
     let id = id_of(c, v, code)?.ok_or_else(|| {
         StoreError::NotFound(format!("administrative unit {code} in the {v} hierarchy"))
     })?;
-    let mut p = params![id];
+    let mut p = crate::params_vec![id];
     let mut sql = format!(
         "{SELECT} JOIN admin_unit_closure cl ON cl.descendant_id = u.id WHERE cl.ancestor_id = $1 AND cl.depth > 0"
     );

@@ -1061,7 +1061,7 @@ pub fn periods_of_unit(
     let Some(id) = crate::units::id_of(c, v, code)? else {
         return Ok(vec![]);
     };
-    let mut p = params![id];
+    let mut p = crate::params_vec![id];
     let mut extra = String::new();
     if let Some(scope) = visible {
         let (sql, vals) = crate::accounts::scope_sql("unit_id", scope, 2);
