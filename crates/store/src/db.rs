@@ -605,10 +605,91 @@ impl Db {
         }
     }
 
+    /// Like [`Db::transaction`], for the bulk write paths of imports (`bulk.rs`), which check
+    /// every reference of their rows once, set-based, inside the transaction instead of row by
+    /// row. On SQLite the writer connection runs this one transaction with
+    /// `PRAGMA foreign_keys = OFF` (the pragma cannot change inside a transaction, so it is set
+    /// before `BEGIN IMMEDIATE`) and gets enforcement back as soon as the transaction ends —
+    /// committed, rolled back, failed or panicked (see [`FkOff`]). The writer is the only
+    /// connection that writes and `BEGIN IMMEDIATE` holds SQLite's write lock from the start, so
+    /// nothing else can change the referenced rows between the check and the commit. On
+    /// PostgreSQL this is [`Db::transaction`]: the bulk path locks the referenced rows itself.
+    pub(crate) fn bulk_transaction<T>(
+        &self,
+        commit: bool,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match &self.inner.target {
+            Target::Sqlite(path) => {
+                let mut guard = self
+                    .inner
+                    .writer
+                    .lock()
+                    .map_err(|_| StoreError::poisoned())?;
+                let mut off = FkOff::begin(&mut guard, path)?;
+                transaction(off.conn(), "BEGIN IMMEDIATE", commit, f)
+            }
+            Target::Postgres(_) => self.transaction(commit, f),
+        }
+    }
+
     /// Drop pooled connections (used before a restore replaces the database).
     pub fn close_idle(&self) {
         if let Ok(mut idle) = self.inner.idle.lock() {
             idle.clear();
+        }
+    }
+}
+
+/// The SQLite writer with foreign-key enforcement off, for one bulk transaction. Dropping it
+/// — also while a panic unwinds — rolls back a transaction still open and turns enforcement
+/// back on; if that fails, the writer is replaced by a freshly opened connection (which starts
+/// with enforcement on), or by none, so that later writes fail rather than run unchecked.
+struct FkOff<'a> {
+    slot: &'a mut Option<SqliteConn>,
+    path: &'a Path,
+}
+
+impl<'a> FkOff<'a> {
+    fn begin(slot: &'a mut Option<SqliteConn>, path: &'a Path) -> Result<FkOff<'a>, StoreError> {
+        let conn = slot.as_mut().ok_or_else(StoreError::poisoned)?;
+        // a no-op inside a transaction: the writer must be idle
+        if !conn.0.is_autocommit() {
+            return Err(StoreError::Db(
+                "the SQLite writer is inside a transaction".into(),
+            ));
+        }
+        conn.0.execute_batch("PRAGMA foreign_keys = OFF")?;
+        Ok(FkOff { slot, path })
+    }
+
+    fn conn(&mut self) -> &mut SqliteConn {
+        self.slot
+            .as_mut()
+            .expect("the writer is there while FkOff lives")
+    }
+}
+
+/// End any open transaction and turn foreign-key enforcement on; whether it is on now.
+fn restore_foreign_keys(c: &rusqlite::Connection) -> bool {
+    if !c.is_autocommit() {
+        let _ = c.execute_batch("ROLLBACK");
+    }
+    c.execute_batch("PRAGMA foreign_keys = ON").is_ok()
+        && c.query_row("PRAGMA foreign_keys", [], |r| r.get::<_, i64>(0))
+            .is_ok_and(|on| on == 1)
+}
+
+impl Drop for FkOff<'_> {
+    fn drop(&mut self) {
+        let Some(conn) = self.slot.as_ref() else {
+            return;
+        };
+        if !restore_foreign_keys(&conn.0) {
+            tracing::error!(
+                "could not turn foreign-key enforcement back on: reopening the SQLite writer"
+            );
+            *self.slot = open_sqlite(self.path).ok();
         }
     }
 }
@@ -665,6 +746,43 @@ mod tests {
             "postgres://u:***@h/db"
         );
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+    }
+
+    fn foreign_keys_on(c: &rusqlite::Connection) -> i64 {
+        c.query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    /// The bulk transaction runs without foreign-key enforcement on SQLite and the writer gets
+    /// it back however the transaction ends: committed, rolled back, failed or panicked.
+    #[test]
+    fn bulk_transaction_restores_foreign_keys() {
+        let db = crate::testing::TestDb::sqlite();
+        let fk = |c: &mut dyn Conn| Ok(foreign_keys_on(c.sqlite().unwrap()));
+        for commit in [true, false] {
+            assert_eq!(db.bulk_transaction(commit, fk).unwrap(), 0);
+            assert_eq!(db.write(fk).unwrap(), 1, "commit = {commit}");
+        }
+        let failed: Result<(), _> =
+            db.bulk_transaction(true, |_| Err(StoreError::Conflict("no".into())));
+        assert!(failed.is_err());
+        assert_eq!(db.write(fk).unwrap(), 1, "after an error");
+        // a panic poisons the writer's lock, but leaves the connection checked and idle
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _: Result<(), _> = db.bulk_transaction(true, |c| {
+                c.batch("DELETE FROM meta")?;
+                panic!("in the middle of a bulk write")
+            });
+        }));
+        assert!(r.is_err());
+        let writer = db.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let c = &writer.as_ref().unwrap().0;
+        assert_eq!(foreign_keys_on(c), 1, "after a panic");
+        assert!(c.is_autocommit(), "the transaction was rolled back");
+        let meta: i64 = c
+            .query_row("SELECT count(*) FROM meta", [], |r| r.get(0))
+            .unwrap();
+        assert!(meta > 0, "the delete was rolled back");
     }
 
     #[test]

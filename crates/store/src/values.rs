@@ -165,6 +165,23 @@ impl Catalogue {
         }
     }
 
+    /// The code of an indicator, by id (for messages).
+    fn indicator_code(&self, id: i64) -> Option<&str> {
+        self.indicators
+            .iter()
+            .find(|(_, (i, _))| *i == id)
+            .map(|(code, _)| code.as_str())
+    }
+
+    /// `CODE@VERSION` of a unit, by id (for messages).
+    fn unit_code(&self, id: i64) -> Option<String> {
+        self.units.iter().find_map(|(v, m)| {
+            m.iter()
+                .find(|(_, i)| **i == id)
+                .map(|(code, _)| format!("{code}@{v}"))
+        })
+    }
+
     /// The canonical code of a disaggregation met by [`Catalogue::check`].
     pub(crate) fn disagg_code(&self, i: u32) -> &str {
         &self.disaggs[i as usize].code
@@ -694,7 +711,8 @@ pub fn import(
     // the bulk paths write in key order (appending to the primary key instead of inserting
     // all over it)
     let order: Vec<usize> = keys.into_iter().map(|(_, i)| i).collect();
-    let outcome = db.transaction(!opts.dry_run, |c| {
+    let bulk = resolved.len() >= BULK_MIN && !opts.audit_each && opts.strategy != Strategy::Delete;
+    let work = |c: &mut dyn Conn| {
         let mut b = Batch {
             now: crate::clock::now(),
             actor,
@@ -703,8 +721,6 @@ pub fn import(
             count: ImportCount::default(),
             audits: vec![],
         };
-        let bulk =
-            resolved.len() >= BULK_MIN && !opts.audit_each && opts.strategy != Strategy::Delete;
         if bulk {
             // ids for the disaggregations in use, created in the order the values name them
             let mut ids: Vec<Option<i64>> = vec![None; cat.disaggs.len()];
@@ -715,6 +731,17 @@ pub fn import(
                 }
             }
             let ids: Vec<i64> = ids.into_iter().map(Option::unwrap_or_default).collect();
+            let name = |k: crate::bulk::Ref, id: i64| -> String {
+                let code = match k {
+                    crate::bulk::Ref::Indicator => cat.indicator_code(id).map(str::to_string),
+                    crate::bulk::Ref::Unit => cat.unit_code(id),
+                    crate::bulk::Ref::Disagg => ids
+                        .iter()
+                        .position(|d| *d == id)
+                        .map(|i| cat.disagg_code(i as u32).to_string()),
+                };
+                code.unwrap_or_else(|| format!("#{id}"))
+            };
             let w = crate::bulk::Write {
                 rows: &resolved,
                 order: &order,
@@ -722,6 +749,7 @@ pub fn import(
                 now: &b.now,
                 stored_by: &actor.name,
                 opts,
+                name: &name,
             };
             b.count = match c.backend() {
                 Backend::Sqlite => crate::bulk::sqlite(c, &w)?,
@@ -758,7 +786,13 @@ pub fn import(
             )?;
         }
         Ok(b.count)
-    })?;
+    };
+    // the bulk paths check the references once, set-based, instead of row by row
+    let outcome = if bulk {
+        db.bulk_transaction(!opts.dry_run, work)?
+    } else {
+        db.transaction(!opts.dry_run, work)?
+    };
     summary.import_count = outcome;
     summary.description = if opts.dry_run {
         "Dry run: checked and counted, nothing was written".into()
