@@ -14,6 +14,11 @@
 //!
 //! `dantoc-bench [--rows N] [--only sqlite|postgres]`; PostgreSQL from `DANTOC_BENCH_PG_URL`
 //! (default `postgres://postgres@127.0.0.1:5432/postgres`). Run it in release mode.
+//!
+//! `dantoc-bench server [--binary PATH] [--starts N] [--idle SECONDS]`: start-up time and idle
+//! memory of the release server binary (see `server.rs`; `cargo build --release` first).
+
+mod server;
 
 use dantoc_domain::admin::{HierarchyVersion, UnitKind};
 use dantoc_domain::period::Period;
@@ -68,7 +73,7 @@ struct Args {
     only: Option<Engine>,
 }
 
-const USAGE: &str = "usage: dantoc-bench [--rows N] [--only sqlite|postgres]";
+const USAGE: &str = "usage: dantoc-bench [--rows N] [--only sqlite|postgres]\n       dantoc-bench server [--binary PATH] [--starts N] [--idle SECONDS]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
@@ -604,7 +609,32 @@ fn table(outcomes: &[Outcome]) -> String {
     t
 }
 
+fn server_main() {
+    let args = match server::parse_args(std::env::args().skip(2)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    match server::run(&args) {
+        Ok(outcome) => {
+            println!("{}", outcome.table());
+            if !outcome.met() {
+                std::process::exit(1);
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    }
+}
+
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("server") {
+        return server_main();
+    }
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
