@@ -731,6 +731,9 @@ fn main() -> Result<()> {
                 r.audit_entries,
                 r.seconds
             );
+            if let Some((id, why)) = r.audit_broken {
+                eprintln!("warning: the restored audit log is broken at entry {id}: {why}");
+            }
         }
         Command::Export { what } => {
             let db = open(&cli)?;

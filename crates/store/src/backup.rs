@@ -47,8 +47,11 @@ pub struct RestoreInfo {
     pub seconds: f64,
     /// Data values in the restored database.
     pub values: i64,
-    /// Audit log entries in the restored database (including the restore's own).
+    /// Audit log entries in the restored database (including the restore's own), up to the
+    /// first broken link if there is one.
     pub audit_entries: u64,
+    /// The first broken link of the restored audit log's chain (see [`audit::verify`]).
+    pub audit_broken: Option<(i64, String)>,
 }
 
 fn io(what: impl std::fmt::Display, e: impl std::fmt::Display) -> StoreError {
@@ -203,14 +206,15 @@ pub fn restore(db_url: &str, file: &Path) -> Result<RestoreInfo, StoreError> {
             )?;
             c.scalar_i64("SELECT count(*) FROM data_value", &[])
         })?;
-        let audit_entries = db.read(audit::verify)?.entries;
+        let check = db.read(audit::verify)?;
         Ok(RestoreInfo {
             backend: kind,
             location: db.location(),
             bytes,
             seconds: started.elapsed().as_secs_f64(),
             values,
-            audit_entries,
+            audit_entries: check.entries,
+            audit_broken: check.first_broken,
         })
     })();
     db.close_idle();

@@ -208,6 +208,7 @@ fn backup_under_concurrent_writes_restores_a_committed_prefix(src: &TestDb) {
     let v = restored.read(dantoc_store::audit::verify).unwrap();
     assert_eq!(v.first_broken, None);
     assert_eq!(v.entries, r.audit_entries);
+    assert_eq!(r.audit_broken, None);
     restored
         .read(|c| {
             let per_value = c.scalar_i64(
