@@ -639,6 +639,17 @@ impl Db {
             idle.clear();
         }
     }
+
+    /// Give back memory after one-time work (first load of the reference and demo data):
+    /// drop pooled connections and empty the SQLite writer's page cache.
+    pub fn release_memory(&self) {
+        self.close_idle();
+        if let Ok(mut w) = self.inner.writer.lock()
+            && let Some(c) = w.as_mut()
+        {
+            let _ = c.0.execute_batch("PRAGMA shrink_memory");
+        }
+    }
 }
 
 /// The SQLite writer with foreign-key enforcement off, for one bulk transaction. Dropping it
