@@ -415,19 +415,7 @@ fn user_command(db: &Db, what: &UserWhat) -> Result<()> {
                 ..Default::default()
             };
             let u = db
-                .write(|c| {
-                    let u = accounts::create(c, &input, Some(&hash))?;
-                    dantoc_store::audit::record(
-                        c,
-                        &actor,
-                        "create",
-                        "app_user",
-                        &u.username,
-                        None,
-                        Some(&serde_json::to_value(&u).unwrap_or_default()),
-                    )?;
-                    Ok(u)
-                })
+                .write(|c| accounts::create_audited(c, &actor, &input, Some(&hash)))
                 .map_err(|e| refuse(std::path::Path::new("user"), e))?;
             println!("created {} ({})", u.username, u.role.as_str());
         }

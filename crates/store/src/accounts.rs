@@ -724,3 +724,57 @@ mod tests {
         assert!(!super::verify_password("garbage", "x"));
     }
 }
+
+/// Create an account and record it in the audit log.
+pub fn create_audited(
+    c: &mut dyn Conn,
+    actor: &crate::audit::Actor,
+    input: &UserInput,
+    password_hash: Option<&str>,
+) -> Result<User, StoreError> {
+    let u = create(c, input, password_hash)?;
+    crate::audit::record(
+        c,
+        actor,
+        "create",
+        "app_user",
+        &u.username,
+        None,
+        Some(&serde_json::to_value(&u).unwrap_or_default()),
+    )?;
+    Ok(u)
+}
+
+/// Change an account (and its password, if a hash is given), recording before and after.
+pub fn update_audited(
+    c: &mut dyn Conn,
+    actor: &crate::audit::Actor,
+    input: &UserInput,
+    password_hash: Option<&str>,
+) -> Result<User, StoreError> {
+    let before = get(c, &input.username)?
+        .ok_or_else(|| StoreError::NotFound(format!("user {}", input.username)))?;
+    let after = update(c, input)?;
+    if let Some(h) = password_hash {
+        set_password_hash(c, &input.username, h)?;
+        crate::audit::record(
+            c,
+            actor,
+            "set_password",
+            "app_user",
+            &input.username,
+            None,
+            None,
+        )?;
+    }
+    crate::audit::record(
+        c,
+        actor,
+        "update",
+        "app_user",
+        &input.username,
+        Some(&serde_json::to_value(&before).unwrap_or_default()),
+        Some(&serde_json::to_value(&after).unwrap_or_default()),
+    )?;
+    Ok(after)
+}

@@ -114,6 +114,39 @@ pub fn check(c: &mut dyn Conn, i: &Indicator) -> Result<(), StoreError> {
     }
 }
 
+/// The stored columns of an indicator, in the order of the statements below ($1–$22).
+fn fields(i: &Indicator) -> [crate::db::Val; 22] {
+    params![
+        &i.code,
+        &i.name_vi,
+        &i.name_en,
+        format!(
+            "{} | {} | {}",
+            fold(&i.code),
+            fold(&i.name_vi),
+            fold(&i.name_en)
+        ),
+        &i.topic,
+        &i.unit,
+        i.value_type.as_str(),
+        i.aggregation.as_str(),
+        i.weight_indicator.clone(),
+        dims_text(i),
+        i.period_type.as_str(),
+        i.formula.clone(),
+        &i.legal_source,
+        &i.main_disaggregations,
+        &i.publication_period,
+        &i.responsible_agency,
+        &i.higher_level_code,
+        &i.concept,
+        &i.method,
+        &i.data_source,
+        i.provisional,
+        crate::clock::now()
+    ]
+}
+
 pub fn insert(c: &mut dyn Conn, i: &Indicator) -> Result<i64, StoreError> {
     let rows = c.query(
         "INSERT INTO indicator (code, name_vi, name_en, name_folded, topic, unit, value_type, aggregation,
@@ -121,30 +154,7 @@ pub fn insert(c: &mut dyn Conn, i: &Indicator) -> Result<i64, StoreError> {
             publication_period, responsible_agency, higher_level_code, concept, method, data_source,
             provisional, updated_at)
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22) RETURNING id",
-        &params![
-            &i.code,
-            &i.name_vi,
-            &i.name_en,
-            format!("{} | {} | {}", fold(&i.code), fold(&i.name_vi), fold(&i.name_en)),
-            &i.topic,
-            &i.unit,
-            i.value_type.as_str(),
-            i.aggregation.as_str(),
-            i.weight_indicator.clone(),
-            dims_text(i),
-            i.period_type.as_str(),
-            i.formula.clone(),
-            &i.legal_source,
-            &i.main_disaggregations,
-            &i.publication_period,
-            &i.responsible_agency,
-            &i.higher_level_code,
-            &i.concept,
-            &i.method,
-            &i.data_source,
-            i.provisional,
-            crate::clock::now()
-        ],
+        &fields(i),
     )?;
     Ok(rows.first().map(|r| r.i64(0)).unwrap_or(0))
 }
@@ -159,31 +169,11 @@ pub fn update(c: &mut dyn Conn, code: &str, i: &Indicator) -> Result<(), StoreEr
             responsible_agency=$16, higher_level_code=$17, concept=$18, method=$19, data_source=$20,
             provisional=$21, updated_at=$22
          WHERE code = $23",
-        &params![
-            &i.code,
-            &i.name_vi,
-            &i.name_en,
-            format!("{} | {} | {}", fold(&i.code), fold(&i.name_vi), fold(&i.name_en)),
-            &i.topic,
-            &i.unit,
-            i.value_type.as_str(),
-            i.aggregation.as_str(),
-            i.weight_indicator.clone(),
-            dims_text(i),
-            i.period_type.as_str(),
-            i.formula.clone(),
-            &i.legal_source,
-            &i.main_disaggregations,
-            &i.publication_period,
-            &i.responsible_agency,
-            &i.higher_level_code,
-            &i.concept,
-            &i.method,
-            &i.data_source,
-            i.provisional,
-            crate::clock::now(),
-            code
-        ],
+        &{
+            let mut p = fields(i).to_vec();
+            p.push(code.into());
+            p
+        },
     )?;
     if n == 0 {
         return Err(StoreError::NotFound(format!("indicator {code}")));

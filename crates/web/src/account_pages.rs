@@ -402,14 +402,7 @@ async fn save_user(
         }
     }
     let (input, password) = b.input(s, name.clone())?;
-    let hash = match password {
-        Some(pw) => Some(
-            tokio::task::spawn_blocking(move || accounts::hash_password(&pw))
-                .await
-                .map_err(|e| ApiError::Internal(e.to_string()))??,
-        ),
-        None => None,
-    };
+    let hash = crate::api::accounts::hash_off_runtime(password).await?;
     if username.is_none() && hash.is_none() {
         return Err(ApiError::bad("password", "required"));
     }
@@ -418,46 +411,14 @@ async fn save_user(
     s.run(move |db| {
         db.write(|c| {
             if creating {
-                let u = accounts::create(c, &input, hash.as_deref())?;
-                audit::record(
-                    c,
-                    &actor,
-                    "create",
-                    "app_user",
-                    &u.username,
-                    None,
-                    Some(&serde_json::to_value(&u).unwrap_or_default()),
-                )?;
+                accounts::create_audited(c, &actor, &input, hash.as_deref())?;
             } else {
-                let before = accounts::get(c, &input.username)?
-                    .ok_or_else(|| StoreError::NotFound(format!("user {}", input.username)))?;
                 // an empty phone field on the form keeps the stored number (it is shown masked)
                 let mut input = input.clone();
                 if input.phone_enc.is_none() {
-                    input.phone_enc = before.phone_enc.clone();
+                    input.phone_enc = accounts::get(c, &input.username)?.and_then(|u| u.phone_enc);
                 }
-                let after = accounts::update(c, &input)?;
-                if let Some(h) = &hash {
-                    accounts::set_password_hash(c, &input.username, h)?;
-                    audit::record(
-                        c,
-                        &actor,
-                        "set_password",
-                        "app_user",
-                        &input.username,
-                        None,
-                        None,
-                    )?;
-                }
-                audit::record(
-                    c,
-                    &actor,
-                    "update",
-                    "app_user",
-                    &input.username,
-                    Some(&serde_json::to_value(&before).unwrap_or_default()),
-                    Some(&serde_json::to_value(&after).unwrap_or_default()),
-                )?;
+                accounts::update_audited(c, &actor, &input, hash.as_deref())?;
             }
             Ok(())
         })

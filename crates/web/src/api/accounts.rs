@@ -17,6 +17,18 @@ use dantoc_store::{StoreError, audit};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+/// Hash a new password off the async runtime (Argon2id is CPU-heavy).
+pub async fn hash_off_runtime(password: Option<String>) -> ApiResult<Option<String>> {
+    match password {
+        Some(pw) => Ok(Some(
+            tokio::task::spawn_blocking(move || accounts::hash_password(&pw))
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))??,
+        )),
+        None => Ok(None),
+    }
+}
+
 pub fn session_cookie(value: &str, secure: bool, max_age: i64) -> String {
     format!(
         "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
@@ -302,30 +314,9 @@ pub async fn create_user(
     let b: UserBody = json(&body)?;
     let username = dantoc_domain::text::clean(b.username.as_deref().unwrap_or("")).to_lowercase();
     let (input, password) = b.input(&s, username)?;
-    let hash = match password {
-        Some(pw) => Some(
-            tokio::task::spawn_blocking(move || accounts::hash_password(&pw))
-                .await
-                .map_err(|e| ApiError::Internal(e.to_string()))??,
-        ),
-        None => None,
-    };
+    let hash = hash_off_runtime(password).await?;
     let user = s
-        .run(move |db| {
-            db.write(|c| {
-                let u = accounts::create(c, &input, hash.as_deref())?;
-                audit::record(
-                    c,
-                    &actor,
-                    "create",
-                    "app_user",
-                    &u.username,
-                    None,
-                    Some(&serde_json::to_value(&u).unwrap_or_default()),
-                )?;
-                Ok(u)
-            })
-        })
+        .run(move |db| db.write(|c| accounts::create_audited(c, &actor, &input, hash.as_deref())))
         .await?;
     Ok((StatusCode::CREATED, Json(user_json(&s, &user, false))))
 }
@@ -349,36 +340,9 @@ pub async fn update_user(
             "administrators cannot change their own role or disable themselves",
         ));
     }
-    let hash = match password {
-        Some(pw) => Some(
-            tokio::task::spawn_blocking(move || accounts::hash_password(&pw))
-                .await
-                .map_err(|e| ApiError::Internal(e.to_string()))??,
-        ),
-        None => None,
-    };
+    let hash = hash_off_runtime(password).await?;
     let user = s
-        .run(move |db| {
-            db.write(|c| {
-                let before = accounts::get(c, &username)?
-                    .ok_or_else(|| StoreError::NotFound(format!("user {username}")))?;
-                let after = accounts::update(c, &input)?;
-                if let Some(h) = &hash {
-                    accounts::set_password_hash(c, &username, h)?;
-                    audit::record(c, &actor, "set_password", "app_user", &username, None, None)?;
-                }
-                audit::record(
-                    c,
-                    &actor,
-                    "update",
-                    "app_user",
-                    &username,
-                    Some(&serde_json::to_value(&before).unwrap_or_default()),
-                    Some(&serde_json::to_value(&after).unwrap_or_default()),
-                )?;
-                Ok(after)
-            })
-        })
+        .run(move |db| db.write(|c| accounts::update_audited(c, &actor, &input, hash.as_deref())))
         .await?;
     Ok(Json(user_json(&s, &user, false)))
 }
