@@ -704,27 +704,6 @@ pub fn scope_sql(col: &str, scope: &[i64], first: usize) -> (String, Vec<Val>) {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn parses_stored_instants() {
-        let ms = 1_795_438_254_123;
-        assert_eq!(
-            super::parse_millis(&crate::clock::format_millis(ms)),
-            Some(ms)
-        );
-    }
-
-    #[test]
-    fn hashes_and_verifies() {
-        let h = super::hash_password("Mật-khẩu-2025").unwrap();
-        assert!(h.starts_with("$argon2id$"));
-        assert!(super::verify_password(&h, "Mật-khẩu-2025"));
-        assert!(!super::verify_password(&h, "mật-khẩu-2025"));
-        assert!(!super::verify_password("garbage", "x"));
-    }
-}
-
 /// Create an account and record it in the audit log.
 pub fn create_audited(
     c: &mut dyn Conn,
@@ -777,4 +756,25 @@ pub fn update_audited(
         Some(&serde_json::to_value(&after).unwrap_or_default()),
     )?;
     Ok(after)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parses_stored_instants() {
+        let ms = 1_795_438_254_123;
+        assert_eq!(
+            super::parse_millis(&crate::clock::format_millis(ms)),
+            Some(ms)
+        );
+    }
+
+    #[test]
+    fn hashes_and_verifies() {
+        let h = super::hash_password("Mật-khẩu-2025").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(super::verify_password(&h, "Mật-khẩu-2025"));
+        assert!(!super::verify_password(&h, "mật-khẩu-2025"));
+        assert!(!super::verify_password("garbage", "x"));
+    }
 }
