@@ -71,6 +71,15 @@ impl fmt::Display for HierarchyVersion {
     }
 }
 
+/// A unit as written in files and requests: `CODE`, or `CODE@2024` / `CODE@2025` to name the
+/// hierarchy. Returns the code and the version, if one was written.
+pub fn split_unit_ref(s: &str) -> Result<(&str, Option<HierarchyVersion>), String> {
+    match s.split_once('@') {
+        Some((code, v)) => Ok((code, Some(v.parse()?))),
+        None => Ok((s, None)),
+    }
+}
+
 /// The tier of a unit, independent of the version it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

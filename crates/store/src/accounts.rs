@@ -117,15 +117,12 @@ pub fn resolve_units(
     let mut ids = vec![];
     let mut p = Problems::default();
     for code in codes {
-        let (k, v) = match code.split_once('@') {
-            Some((k, v)) => match v.parse::<HierarchyVersion>() {
-                Ok(v) => (k, v),
-                Err(e) => {
-                    p.push(FieldError::new(field, e).value(code));
-                    continue;
-                }
-            },
-            None => (code.as_str(), HierarchyVersion::CURRENT),
+        let (k, v) = match dantoc_domain::admin::split_unit_ref(code) {
+            Ok((k, v)) => (k, v.unwrap_or(HierarchyVersion::CURRENT)),
+            Err(e) => {
+                p.push(FieldError::new(field, e).value(code));
+                continue;
+            }
         };
         match crate::units::id_of(c, v, k)? {
             Some(id) => ids.push(id),
@@ -440,35 +437,42 @@ pub fn create_session(
 }
 
 /// The user and CSRF token of a live session; extends it while in use (up to the maximum).
-pub fn session(c: &mut dyn Conn, cookie: &str) -> Result<Option<(User, String)>, StoreError> {
+/// A read, except at most once a minute per session, when the expiry is moved on.
+/// (Expired sessions are removed when the next session is created.)
+pub fn session(db: &crate::Db, cookie: &str) -> Result<Option<(User, String)>, StoreError> {
     let h = sha256_hex(cookie.as_bytes());
-    let Some(r) = c.query_one(
-        "SELECT user_id, csrf_token, expires_at, created_at FROM user_session WHERE id_hash = $1",
-        &params![&h],
-    )?
-    else {
+    let found = db.read(|c| {
+        let Some(r) = c.query_one(
+            "SELECT user_id, csrf_token, expires_at, created_at FROM user_session WHERE id_hash = $1",
+            &params![&h],
+        )?
+        else {
+            return Ok(None);
+        };
+        if r.str(2) < clock::now() {
+            return Ok(None);
+        }
+        match get_by_id(c, r.i64(0))? {
+            Some(user) if user.active => Ok(Some((user, r.str(1), r.str(2), r.str(3)))),
+            _ => Ok(None),
+        }
+    })?;
+    let Some((user, csrf, expires, created)) = found else {
         return Ok(None);
     };
-    let now = clock::now();
-    if r.str(2) < now {
-        c.execute("DELETE FROM user_session WHERE id_hash = $1", &params![&h])?;
-        return Ok(None);
-    }
-    let Some(user) = get_by_id(c, r.i64(0))? else {
-        return Ok(None);
-    };
-    if !user.active {
-        return Ok(None);
-    }
     // sliding expiry, capped at SESSION_MAX after creation
-    let created_ms = parse_millis(&r.str(3)).unwrap_or_else(clock::now_millis);
+    let created_ms = parse_millis(&created).unwrap_or_else(clock::now_millis);
     let cap = clock::format_millis(created_ms + SESSION_MAX_SECONDS * 1000);
     let next = clock::in_seconds(SESSION_IDLE_SECONDS).min(cap);
-    c.execute(
-        "UPDATE user_session SET last_seen = $1, expires_at = $2 WHERE id_hash = $3",
-        &params![&now, next, &h],
-    )?;
-    Ok(Some((user, r.str(1))))
+    if parse_millis(&next).unwrap_or(0) - parse_millis(&expires).unwrap_or(0) > 60_000 {
+        db.write(|c| {
+            c.execute(
+                "UPDATE user_session SET last_seen = $1, expires_at = $2 WHERE id_hash = $3",
+                &params![clock::now(), &next, &h],
+            )
+        })?;
+    }
+    Ok(Some((user, csrf)))
 }
 
 /// Milliseconds since the epoch of a stored instant `YYYY-MM-DDTHH:MM:SS.mmmZ`.

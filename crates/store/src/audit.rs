@@ -267,9 +267,8 @@ fn entry(r: &crate::db::Row) -> Entry {
 }
 
 /// Entries as CSV (UTF-8 with BOM).
-pub fn write_csv<W: std::io::Write>(mut out: W, entries: &[Entry]) -> std::io::Result<()> {
-    out.write_all(&[0xEF, 0xBB, 0xBF])?;
-    let mut w = csv::Writer::from_writer(out);
+pub fn write_csv<W: std::io::Write>(out: W, entries: &[Entry]) -> std::io::Result<()> {
+    let mut w = crate::csv_values::bom_writer(out)?;
     w.write_record([
         "id", "at", "actor", "origin", "action", "entity", "key", "before", "after",
     ])?;

@@ -13,10 +13,7 @@ use dantoc_domain::{FieldError, Problems};
 use std::collections::HashMap;
 use std::io::{Read, Write};
 
-fn writer<W: Write>(mut out: W) -> std::io::Result<csv::Writer<W>> {
-    out.write_all(&[0xEF, 0xBB, 0xBF])?;
-    Ok(csv::Writer::from_writer(out))
-}
+use crate::csv_values::{BOM, bom_writer as writer};
 
 fn io(e: impl std::fmt::Display) -> StoreError {
     StoreError::Io(e.to_string())
@@ -192,9 +189,7 @@ impl Table {
         let mut bytes = vec![];
         let mut input = input;
         input.read_to_end(&mut bytes).map_err(io)?;
-        let body = bytes
-            .strip_prefix(&[0xEF, 0xBB, 0xBF][..])
-            .unwrap_or(&bytes);
+        let body = bytes.strip_prefix(&BOM[..]).unwrap_or(&bytes);
         let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(body);
         let header: Vec<String> = r
             .headers()

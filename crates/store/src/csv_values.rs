@@ -116,7 +116,7 @@ pub fn open<R: Read>(mut input: R) -> Result<ValueReader<Input<R>>, FieldError> 
             Err(e) => return Err(FieldError::new("file", format!("cannot read: {e}"))),
         }
     }
-    if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+    if head.starts_with(&BOM) {
         head.drain(..3);
     }
     let delim = sniff_delimiter(&head);
@@ -229,11 +229,18 @@ impl<R: Read> Iterator for ValueReader<R> {
     }
 }
 
+/// The UTF-8 byte order mark: Excel needs it to read Vietnamese from CSV.
+pub(crate) const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
+
+/// A CSV writer that starts with the [`BOM`]; every export of dantoc uses it.
+pub(crate) fn bom_writer<W: Write>(mut out: W) -> std::io::Result<csv::Writer<W>> {
+    out.write_all(&BOM)?;
+    Ok(csv::Writer::from_writer(out))
+}
+
 /// Write values as CSV in dantoc's columns, with a UTF-8 BOM so that Excel reads Vietnamese.
 pub fn write<W: Write>(out: W, values: &[StoredValue]) -> std::io::Result<()> {
-    let mut out = out;
-    out.write_all(&[0xEF, 0xBB, 0xBF])?;
-    let mut w = csv::Writer::from_writer(out);
+    let mut w = bom_writer(out)?;
     w.write_record([
         "indicator",
         "unit",

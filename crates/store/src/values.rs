@@ -128,14 +128,9 @@ impl Catalogue {
     /// The id of a unit named in a value: `CODE@VERSION`, or `CODE` in the hierarchy in force
     /// at the end of the period.
     fn unit_lookup(&self, unit: &str, period: &Period) -> Result<i64, FieldError> {
-        let (code, version) = match unit.split_once('@') {
-            Some((c, v)) => (
-                c,
-                v.parse::<HierarchyVersion>()
-                    .map_err(|e| FieldError::new(field::UNIT, e).value(unit))?,
-            ),
-            None => (unit, HierarchyVersion::on(&period.end_date())),
-        };
+        let (code, version) = dantoc_domain::admin::split_unit_ref(unit)
+            .map_err(|e| FieldError::new(field::UNIT, e).value(unit))?;
+        let version = version.unwrap_or_else(|| HierarchyVersion::on(&period.end_date()));
         self.units
             .get(&version)
             .and_then(|m| m.get(code))
@@ -900,29 +895,14 @@ fn where_clause(c: &mut dyn Conn, f: &ValueFilter) -> Result<(String, Vec<Val>),
         );
     }
     if !f.units.is_empty() {
-        let mut ids = vec![];
-        for u in &f.units {
-            let (code, v) = match u.split_once('@') {
-                Some((code, v)) => match v.parse() {
-                    Ok(v) => (code, v),
-                    Err(e) => {
-                        problems.push(FieldError::new("orgUnit", e).value(u));
-                        continue;
-                    }
-                },
-                None => (u.as_str(), HierarchyVersion::CURRENT),
-            };
-            match crate::units::id_of(c, v, code)? {
-                Some(id) => ids.push(Val::Int(id)),
-                None => problems.push(
-                    FieldError::new(
-                        "orgUnit",
-                        format!("no unit has this code in the {v} hierarchy"),
-                    )
-                    .value(u),
-                ),
+        let ids: Vec<Val> = match crate::accounts::resolve_units(c, "orgUnit", &f.units) {
+            Ok(ids) => ids.into_iter().map(Val::Int).collect(),
+            Err(StoreError::Invalid(p)) => {
+                problems.0.extend(p.0);
+                vec![]
             }
-        }
+            Err(e) => return Err(e),
+        };
         if !ids.is_empty() {
             let marks = vec!["?"; ids.len()].join(", ");
             if f.children {
@@ -1040,23 +1020,7 @@ pub fn history(
     period: &str,
     disagg: &str,
 ) -> Result<Vec<HistoryEntry>, StoreError> {
-    let cat_unit = |c: &mut dyn Conn| -> Result<Option<i64>, StoreError> {
-        let p: Period = period
-            .parse()
-            .map_err(|e: dantoc_domain::period::PeriodError| {
-                StoreError::invalid(FieldError::new("period", e.to_string()))
-            })?;
-        let (code, v) = match unit.split_once('@') {
-            Some((code, v)) => (
-                code,
-                v.parse()
-                    .map_err(|e: String| StoreError::invalid(FieldError::new("unit", e)))?,
-            ),
-            None => (unit, HierarchyVersion::on(&p.end_date())),
-        };
-        crate::units::id_of(c, v, code)
-    };
-    let Some(unit_id) = cat_unit(c)? else {
+    let Some(unit_id) = unit_of(c, unit, period)? else {
         return Ok(vec![]);
     };
     let d: Disagg = disagg
@@ -1117,16 +1081,14 @@ pub fn periods_of_unit(
 /// The unit a value key names (`CODE` in the hierarchy in force at the end of the period,
 /// or `CODE@VERSION`).
 pub fn unit_of(c: &mut dyn Conn, unit: &str, period: &str) -> Result<Option<i64>, StoreError> {
-    let Ok(p) = period.parse::<Period>() else {
-        return Ok(None);
-    };
-    let (code, v) = match unit.split_once('@') {
-        Some((code, v)) => match v.parse() {
-            Ok(v) => (code, v),
-            Err(_) => return Ok(None),
-        },
-        None => (unit, HierarchyVersion::on(&p.end_date())),
-    };
+    let p: Period = period
+        .parse()
+        .map_err(|e: dantoc_domain::period::PeriodError| {
+            StoreError::invalid(FieldError::new("period", e.to_string()).value(period))
+        })?;
+    let (code, v) = dantoc_domain::admin::split_unit_ref(unit)
+        .map_err(|e| StoreError::invalid(FieldError::new("unit", e).value(unit)))?;
+    let v = v.unwrap_or_else(|| HierarchyVersion::on(&p.end_date()));
     crate::units::id_of(c, v, code)
 }
 

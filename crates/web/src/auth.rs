@@ -118,9 +118,7 @@ impl FromRequestParts<AppState> for Principal {
         let Some(cookie) = cookie(&parts.headers, SESSION_COOKIE).map(str::to_string) else {
             return Ok(Principal::Anonymous { origin });
         };
-        let found = state
-            .run(move |db| db.write(|c| accounts::session(c, &cookie)))
-            .await?;
+        let found = state.run(move |db| accounts::session(db, &cookie)).await?;
         let Some((user, csrf)) = found else {
             return Ok(Principal::Anonymous { origin });
         };
@@ -210,12 +208,7 @@ impl Principal {
     pub fn visible(&self) -> Option<Vec<i64>> {
         match self {
             Principal::Anonymous { .. } => Some(vec![]),
-            Principal::Caller(c)
-                if c.user.role.is_global()
-                    && !matches!(c.via, Via::Token { .. } if !c.scope.is_empty()) =>
-            {
-                None
-            }
+            Principal::Caller(c) if c.is_global() => None,
             Principal::Caller(c) => Some(c.scope.clone()),
         }
     }
