@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod analytics;
 pub mod disagg;
 pub mod error;
 pub mod ethnic;
