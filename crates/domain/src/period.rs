@@ -151,6 +151,17 @@ impl Period {
             .map(|s| Period { start: s, kind })
             .collect()
     }
+    /// Vietnamese label: "Năm 2024", "6 tháng đầu năm 2024", "Quý 1/2024", "Tháng 01/2024".
+    pub fn label_vi(&self) -> String {
+        let y = self.year_number();
+        match self.kind {
+            PeriodType::Yearly => format!("Năm {y}"),
+            PeriodType::SixMonthly if self.first_month() == 1 => format!("6 tháng đầu năm {y}"),
+            PeriodType::SixMonthly => format!("6 tháng cuối năm {y}"),
+            PeriodType::Quarterly => format!("Quý {}/{y}", (self.first_month() - 1) / 3 + 1),
+            PeriodType::Monthly => format!("Tháng {:02}/{y}", self.first_month()),
+        }
+    }
     /// The period of the same type `n` steps later (negative: earlier).
     pub fn shift(&self, n: i32) -> Option<Period> {
         let s = self.start as i64 + n as i64 * self.kind.months() as i64;

@@ -7,3 +7,8 @@
 pub mod table;
 
 pub use table::{Cell, Dim, Item, PivotTable};
+pub mod engine;
+pub mod request;
+
+pub use engine::{Computed, Fact, IndicatorInfo, Input, Key, compute, layout};
+pub use request::{DimId, DimSpec, Request, expand_periods, parse_dimension};
