@@ -2,6 +2,7 @@
 //! the schema and its migrations, the reference data, imports and queries.
 
 pub mod accounts;
+pub mod analytics;
 pub mod audit;
 pub mod backup;
 mod bulk;

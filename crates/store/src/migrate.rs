@@ -31,6 +31,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0002_accounts.sql"),
         then: Some(crate::audit::chain_existing),
     },
+    Migration {
+        version: 4,
+        name: "analytics",
+        sqlite: include_str!("../migrations/sqlite/0004_analytics.sql"),
+        postgres: include_str!("../migrations/postgres/0004_analytics.sql"),
+        then: Some(crate::analytics::rebuild_rollup_step),
+    },
 ];
 
 /// Apply the migrations not yet applied; returns the versions applied now.

@@ -129,6 +129,7 @@ pub fn load_reference(db: &Db) -> Result<bool, StoreError> {
             )));
         }
         load_into(c)?;
+        crate::analytics::rebuild_rollup(c)?;
         c.execute(
             "INSERT INTO meta (key, value) VALUES ('reference_seed', $1)",
             &[SEED_ID.into()],

@@ -279,6 +279,13 @@ pub fn set_weights(
             &params![*w, old_id, new_id],
         )?;
     }
+    // figures of the old unit and of the new ones now roll up differently
+    crate::analytics::rebuild_rollup(c)?;
+    let mut touched = vec![old_id];
+    for (code, _) in weights {
+        touched.extend(id_of(c, HierarchyVersion::V2025, code)?);
+    }
+    crate::analytics::mark_units_dirty(c, &touched)?;
     lineage(c, HierarchyVersion::V2024, old_code)
 }
 
@@ -346,5 +353,6 @@ pub fn create_village(
          UNION ALL SELECT CAST($1 AS BIGINT), CAST($1 AS BIGINT), 0",
         &params![id, parent_id],
     )?;
+    crate::analytics::add_village(c, id, parent_id)?;
     require(c, v, &code)
 }

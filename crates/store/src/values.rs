@@ -755,6 +755,12 @@ pub fn import(
                 b.put(c, r, cat.disagg_code(r.disagg))?;
             }
         }
+        // pivots read these pairs from the values until their pre-aggregates are rebuilt
+        let pairs: std::collections::BTreeSet<(i64, String)> = resolved
+            .iter()
+            .map(|r| (r.indicator_id, r.period.to_string()))
+            .collect();
+        crate::analytics::mark_dirty(c, &pairs)?;
         if opts.audit_each {
             for (key, before, after) in &b.audits {
                 audit::record(

@@ -527,6 +527,43 @@ pub fn compute(req: &Request, input: &Input) -> Result<Computed, Problems> {
     })
 }
 
+/// Add the facts of several units up into one (the whole country from its provinces): each
+/// unit's own figure first (rule 1), then one fact per indicator, period and disaggregation.
+pub fn fold_into(facts: Vec<Fact>, ou: usize) -> Vec<Fact> {
+    let mut has_direct: HashMap<(usize, usize, Period), bool> = HashMap::new();
+    for f in &facts {
+        *has_direct.entry((f.indicator, f.ou, f.period)).or_default() |= f.direct;
+    }
+    let mut out: BTreeMap<(usize, Period, String), Fact> = BTreeMap::new();
+    for f in facts {
+        if f.direct != has_direct[&(f.indicator, f.ou, f.period)] {
+            continue;
+        }
+        let key = (f.indicator, f.period, f.disagg.code());
+        match out.get_mut(&key) {
+            Some(g) => {
+                g.sum += f.sum;
+                g.n += f.n;
+                g.wsum += f.wsum;
+                g.wden += f.wden;
+                g.mapped |= f.mapped;
+                g.estimated |= f.estimated;
+            }
+            None => {
+                out.insert(
+                    key,
+                    Fact {
+                        ou,
+                        direct: false,
+                        ..f
+                    },
+                );
+            }
+        }
+    }
+    out.into_values().collect()
+}
+
 impl Computed {
     /// Cells with a value, ordered by key (the DHIS2 `rows`).
     pub fn sorted(&self) -> BTreeMap<Key, &Cell> {

@@ -1,0 +1,718 @@
+//! Analytics storage: where each stored value rolls up (`unit_rollup`), the pre-aggregates
+//! (`agg_value`, kept fresh through `agg_dirty`), and the facts a pivot needs.
+//!
+//! The store sums values over units in SQL — per requested unit, indicator, stored period and
+//! disaggregation — and hands those *facts* to the domain engine
+//! ([`dantoc_domain::analytics`]), which rolls periods and breakdowns up and computes derived
+//! indicators. Pivots over current provinces or the whole country read the pre-aggregates,
+//! except for the (indicator, period) pairs written since the last refresh, which are read from
+//! `data_value` itself: an answer is never stale.
+
+use crate::db::{Backend, Conn, Db, Val};
+use crate::error::StoreError;
+use dantoc_domain::FieldError;
+use dantoc_domain::admin::HierarchyVersion;
+use dantoc_domain::analytics::{
+    self, Computed, DimId, Fact, IndicatorInfo, Input, Item, PivotTable, Request,
+};
+use dantoc_domain::disagg::Disagg;
+use dantoc_domain::formula::Expr;
+use dantoc_domain::period::{Period, PeriodType};
+use std::collections::{BTreeSet, HashMap};
+
+/// The pseudo-unit for the whole country in `ou` (`ou:VN`).
+pub const NATION: &str = "VN";
+
+/// Rebuild `unit_rollup` from the closure table and the lineage (after the reference data is
+/// loaded, and after lineage weights change).
+pub fn rebuild_rollup(c: &mut dyn Conn) -> Result<(), StoreError> {
+    c.execute("DELETE FROM unit_rollup", &[])?;
+    // For each unit, the unit whose lineage it follows: itself or its nearest ancestor with
+    // links (villages follow their commune). Old → new uses the old unit's links; new → old
+    // uses the sources of the new unit (same tier: provinces from provinces, communes from
+    // communes and districts), each with its share of the sources' weights.
+    c.execute(
+        "INSERT INTO unit_rollup (ancestor_id, unit_id, weight, direct, mapped, estimated)
+         SELECT ancestor_id, unit_id, SUM(weight), MAX(direct), MAX(mapped), MAX(estimated) FROM (
+            SELECT c.ancestor_id, c.descendant_id AS unit_id, 1.0 AS weight,
+                   CASE WHEN c.depth = 0 THEN 1 ELSE 0 END AS direct, 0 AS mapped, 0 AS estimated
+            FROM admin_unit_closure c
+          UNION ALL
+            SELECT nc.ancestor_id, f.unit_id, l.weight, 0, 1,
+                   CASE WHEN l.weight_source = 'default_equal' THEN 1 ELSE 0 END
+            FROM (SELECT c.descendant_id AS unit_id, c.ancestor_id AS linked FROM admin_unit_closure c
+                  WHERE EXISTS (SELECT 1 FROM unit_lineage l WHERE l.old_id = c.ancestor_id)
+                    AND c.depth = (SELECT MIN(c2.depth) FROM admin_unit_closure c2
+                                   WHERE c2.descendant_id = c.descendant_id
+                                     AND EXISTS (SELECT 1 FROM unit_lineage l2 WHERE l2.old_id = c2.ancestor_id))) f
+            JOIN unit_lineage l ON l.old_id = f.linked
+            JOIN admin_unit_closure nc ON nc.descendant_id = l.new_id
+          UNION ALL
+            SELECT oc.ancestor_id, f.unit_id, s.share, 0, 1, s.estimated
+            FROM (SELECT c.descendant_id AS unit_id, c.ancestor_id AS linked FROM admin_unit_closure c
+                  WHERE EXISTS (SELECT 1 FROM unit_lineage l WHERE l.new_id = c.ancestor_id)
+                    AND c.depth = (SELECT MIN(c2.depth) FROM admin_unit_closure c2
+                                   WHERE c2.descendant_id = c.descendant_id
+                                     AND EXISTS (SELECT 1 FROM unit_lineage l2 WHERE l2.new_id = c2.ancestor_id))) f
+            JOIN (SELECT l.new_id, l.old_id,
+                         l.weight / t.total AS share,
+                         CASE WHEN t.sources > 1 OR l.weight_source = 'default_equal' THEN 1 ELSE 0 END AS estimated
+                  FROM unit_lineage l JOIN admin_unit o ON o.id = l.old_id JOIN admin_unit n ON n.id = l.new_id
+                  JOIN (SELECT l.new_id, SUM(l.weight) AS total, COUNT(*) AS sources
+                        FROM unit_lineage l JOIN admin_unit o ON o.id = l.old_id JOIN admin_unit n ON n.id = l.new_id
+                        WHERE (n.kind = 'province') = (o.kind = 'province')
+                        GROUP BY l.new_id) t ON t.new_id = l.new_id
+                  WHERE (n.kind = 'province') = (o.kind = 'province') AND t.total > 0) s ON s.new_id = f.linked
+            JOIN admin_unit_closure oc ON oc.descendant_id = s.old_id
+         ) x GROUP BY ancestor_id, unit_id",
+        &[],
+    )?;
+    Ok(())
+}
+
+/// Migration step: build the roll-up for units already loaded.
+pub fn rebuild_rollup_step(c: &mut dyn Conn) -> Result<(), StoreError> {
+    rebuild_rollup(c)
+}
+
+/// A new village rolls up wherever its commune does.
+pub fn add_village(c: &mut dyn Conn, village_id: i64, commune_id: i64) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO unit_rollup (ancestor_id, unit_id, weight, direct, mapped, estimated)
+         SELECT ancestor_id, CAST($1 AS BIGINT), weight, 0, mapped, estimated FROM unit_rollup
+         WHERE unit_id = $2
+         UNION ALL SELECT CAST($1 AS BIGINT), CAST($1 AS BIGINT), 1.0, 1, 0, 0",
+        &[Val::Int(village_id), Val::Int(commune_id)],
+    )?;
+    Ok(())
+}
+
+fn conflict_nothing(c: &dyn Conn) -> (&'static str, &'static str) {
+    match c.backend() {
+        Backend::Sqlite => ("INSERT OR IGNORE INTO", ""),
+        Backend::Postgres => ("INSERT INTO", " ON CONFLICT DO NOTHING"),
+    }
+}
+
+/// Mark (indicator, period) pairs as written: pivots read them from `data_value` until the
+/// refresher has rebuilt their pre-aggregates. Indicators weighted by a written indicator are
+/// marked too. On PostgreSQL this waits for a refresh in progress (see [`refresh`]).
+pub fn mark_dirty(c: &mut dyn Conn, pairs: &BTreeSet<(i64, String)>) -> Result<(), StoreError> {
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let (ins, on) = conflict_nothing(c);
+    for chunk in pairs.iter().collect::<Vec<_>>().chunks(200) {
+        let mut sql = format!("{ins} agg_dirty (indicator_id, period) VALUES ");
+        let mut p = vec![];
+        for (i, (ind, per)) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("(${}, ${})", 2 * i + 1, 2 * i + 2));
+            p.push(Val::Int(*ind));
+            p.push(Val::Text(per.clone()));
+        }
+        sql.push_str(on);
+        c.execute(&sql, &p)?;
+    }
+    let inds: BTreeSet<i64> = pairs.iter().map(|p| p.0).collect();
+    let weighted = c.query(
+        &format!(
+            "SELECT i.id, w.id FROM indicator i JOIN indicator w ON w.code = i.weight_indicator WHERE w.id IN ({})",
+            inds.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+        ),
+        &[],
+    )?;
+    if !weighted.is_empty() {
+        let mut more = BTreeSet::new();
+        for r in weighted {
+            let (ind, by) = (r.i64(0), r.i64(1));
+            for (i, per) in pairs {
+                if *i == by {
+                    more.insert((ind, per.clone()));
+                }
+            }
+        }
+        mark_dirty(c, &more)?;
+    }
+    Ok(())
+}
+
+/// Mark every pair with values on the given units (or below them) — after their lineage changed.
+pub fn mark_units_dirty(c: &mut dyn Conn, unit_ids: &[i64]) -> Result<(), StoreError> {
+    if unit_ids.is_empty() {
+        return Ok(());
+    }
+    let (ins, on) = conflict_nothing(c);
+    let ids = unit_ids
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    c.execute(
+        &format!(
+            "{ins} agg_dirty (indicator_id, period)
+             SELECT DISTINCT d.indicator_id, d.period FROM data_value d
+             WHERE d.unit_id IN (SELECT descendant_id FROM admin_unit_closure WHERE ancestor_id IN ({ids})){on}"
+        ),
+        &[],
+    )?;
+    Ok(())
+}
+
+/// Rebuild the pre-aggregates of up to `limit` dirty pairs in one transaction; returns how many
+/// were rebuilt (0: nothing to do). The background refresher calls it until it returns 0.
+pub fn refresh(db: &Db, limit: usize) -> Result<usize, StoreError> {
+    db.write(|c| {
+        if c.backend() == Backend::Postgres {
+            // Writers mark pairs dirty in their own transaction; this lock waits for those in
+            // progress to commit, so that every pair deleted below was rebuilt from data that
+            // includes their writes (READ COMMITTED: each statement below sees them).
+            c.execute("LOCK TABLE agg_dirty IN EXCLUSIVE MODE", &[])?;
+        }
+        let pairs: Vec<(i64, String)> = c
+            .query(
+                "SELECT indicator_id, period FROM agg_dirty ORDER BY indicator_id, period LIMIT $1",
+                &[Val::Int(limit as i64)],
+            )?
+            .iter()
+            .map(|r| (r.i64(0), r.str(1)))
+            .collect();
+        for (ind, per) in &pairs {
+            let p = [Val::Int(*ind), Val::Text(per.clone())];
+            c.execute("DELETE FROM agg_value WHERE indicator_id = $1 AND period = $2", &p)?;
+            c.execute(
+                &format!(
+                    "INSERT INTO agg_value (indicator_id, period, area_id, disagg_id, direct, sum, n, wsum, wden, mapped, estimated)
+                     SELECT d.indicator_id, d.period, r.ancestor_id, d.disagg_id, r.direct,
+                            SUM(d.value * r.weight), SUM(r.weight),
+                            COALESCE(SUM(d.value * w.value * r.weight), 0), COALESCE(SUM(w.value * r.weight), 0),
+                            MAX(r.mapped), MAX(r.estimated)
+                     FROM data_value d
+                     JOIN unit_rollup r ON r.unit_id = d.unit_id
+                     JOIN admin_unit a ON a.id = r.ancestor_id AND a.version = '2025' AND a.kind = 'province'
+                     {WEIGHT_JOIN}
+                     WHERE d.indicator_id = $1 AND d.period = $2 AND d.value IS NOT NULL
+                     GROUP BY d.indicator_id, d.period, r.ancestor_id, d.disagg_id, r.direct"
+                ),
+                &p,
+            )?;
+            // the whole country: each province's own figure where it has one, else its units'
+            c.execute(
+                "INSERT INTO agg_value (indicator_id, period, area_id, disagg_id, direct, sum, n, wsum, wden, mapped, estimated)
+                 SELECT a.indicator_id, a.period, 0, a.disagg_id, 0, SUM(a.sum), SUM(a.n), SUM(a.wsum), SUM(a.wden),
+                        MAX(a.mapped), MAX(a.estimated)
+                 FROM agg_value a
+                 WHERE a.indicator_id = $1 AND a.period = $2 AND a.area_id <> 0
+                   AND (a.direct = 1 OR NOT EXISTS (SELECT 1 FROM agg_value b WHERE b.indicator_id = a.indicator_id
+                        AND b.period = a.period AND b.area_id = a.area_id AND b.direct = 1))
+                 GROUP BY a.indicator_id, a.period, a.disagg_id",
+                &p,
+            )?;
+            c.execute("DELETE FROM agg_dirty WHERE indicator_id = $1 AND period = $2", &p)?;
+        }
+        Ok(pairs.len())
+    })
+}
+
+/// Refresh until nothing is dirty (the CLI after an import, tests, benchmarks).
+pub fn refresh_all(db: &Db) -> Result<usize, StoreError> {
+    let mut n = 0;
+    loop {
+        let k = refresh(db, 64)?;
+        if k == 0 {
+            return Ok(n);
+        }
+        n += k;
+    }
+}
+
+/// Values of a weighted indicator joined with the weight indicator's value of the same unit,
+/// period and disaggregation.
+const WEIGHT_JOIN: &str = "JOIN indicator i ON i.id = d.indicator_id
+     LEFT JOIN indicator wi ON wi.code = i.weight_indicator
+     LEFT JOIN data_value w ON w.indicator_id = wi.id AND w.unit_id = d.unit_id AND w.period = d.period AND w.disagg_id = d.disagg_id";
+
+/// One requested unit.
+#[derive(Debug, Clone)]
+struct OutUnit {
+    /// 0 for the whole country.
+    id: i64,
+    item: Item,
+    /// A current province (its pre-aggregates exist).
+    province25: bool,
+}
+
+/// Resolve the `ou` items: unit codes (`CODE` in the request's hierarchy, or `CODE@2024`),
+/// `VN` (the whole country) and `LEVEL-n` (the units at level n — 1 province, 2 district in
+/// 2024 or commune in 2025, … — within the other items, or within the country).
+fn resolve_ou(
+    c: &mut dyn Conn,
+    items: &[String],
+    v: HierarchyVersion,
+    field: &str,
+) -> Result<Vec<OutUnit>, StoreError> {
+    let mut bounds: Vec<OutUnit> = vec![];
+    let mut levels: Vec<i64> = vec![];
+    let mut problems = dantoc_domain::Problems::default();
+    for it in items {
+        if it.eq_ignore_ascii_case(NATION) {
+            bounds.push(nation());
+            continue;
+        }
+        if let Some(l) = it.strip_prefix("LEVEL-") {
+            match l.parse::<i64>() {
+                Ok(l) if (1..=4).contains(&l) => levels.push(l),
+                _ => problems.push(
+                    FieldError::new(field, "LEVEL-n takes n from 1 (province) to 4").value(it),
+                ),
+            }
+            continue;
+        }
+        let (code, ver) = match dantoc_domain::admin::split_unit_ref(it) {
+            Ok((code, ver)) => (code, ver.unwrap_or(v)),
+            Err(e) => {
+                problems.push(FieldError::new(field, e).value(it));
+                continue;
+            }
+        };
+        match c.query_one(
+            "SELECT id, code, full_name, kind FROM admin_unit WHERE version = $1 AND code = $2",
+            &[Val::from(ver.as_str()), Val::from(code)],
+        )? {
+            Some(r) => bounds.push(OutUnit {
+                id: r.i64(0),
+                item: Item {
+                    code: if ver == v {
+                        r.str(1)
+                    } else {
+                        format!("{}@{}", r.str(1), ver.as_str())
+                    },
+                    name: r.str(2),
+                },
+                province25: ver == HierarchyVersion::V2025 && r.str(3) == "province",
+            }),
+            None => problems.push(
+                FieldError::new(
+                    field,
+                    format!("no unit with this code in the {} hierarchy", ver.as_str()),
+                )
+                .value(it),
+            ),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(StoreError::Invalid(problems));
+    }
+    if levels.is_empty() {
+        if bounds.is_empty() {
+            bounds.push(nation());
+        }
+        return Ok(bounds);
+    }
+    let within: Vec<i64> = bounds.iter().filter(|b| b.id != 0).map(|b| b.id).collect();
+    let whole = within.is_empty() || bounds.iter().any(|b| b.id == 0);
+    let lv = levels
+        .iter()
+        .map(|l| l.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let sql = if whole {
+        format!(
+            "SELECT u.id, u.code, u.full_name, u.kind FROM admin_unit u WHERE u.version = $1 AND u.level IN ({lv}) ORDER BY u.code"
+        )
+    } else {
+        let ids = within
+            .iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        format!(
+            "SELECT DISTINCT u.id, u.code, u.full_name, u.kind FROM admin_unit u JOIN admin_unit_closure c ON c.descendant_id = u.id
+             WHERE u.version = $1 AND u.level IN ({lv}) AND c.ancestor_id IN ({ids}) ORDER BY u.code"
+        )
+    };
+    Ok(c.query(&sql, &[Val::from(v.as_str())])?
+        .iter()
+        .map(|r| OutUnit {
+            id: r.i64(0),
+            item: Item {
+                code: r.str(1),
+                name: r.str(2),
+            },
+            province25: v == HierarchyVersion::V2025 && r.str(3) == "province",
+        })
+        .collect())
+}
+
+fn nation() -> OutUnit {
+    OutUnit {
+        id: 0,
+        item: Item {
+            code: NATION.into(),
+            name: "Toàn quốc".into(),
+        },
+        province25: false,
+    }
+}
+
+/// Every stored period that can roll up into one of `periods`.
+fn stored_periods(periods: &[Period]) -> Vec<String> {
+    let mut out = BTreeSet::new();
+    for p in periods {
+        for k in [
+            PeriodType::Yearly,
+            PeriodType::SixMonthly,
+            PeriodType::Quarterly,
+            PeriodType::Monthly,
+        ] {
+            for s in p.split(k) {
+                out.insert(s.to_string());
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// Who reads: `None` sees every value; `Some(scope)` sees published values and those of the
+/// units in scope (see [`crate::values::ValueFilter::visible`]).
+pub type Visible<'a> = Option<&'a [i64]>;
+
+/// Run a pivot: resolve the request against the catalogue and the units, fetch the facts,
+/// compute the cells. `today` anchors relative periods.
+pub fn pivot(
+    c: &mut dyn Conn,
+    req: &Request,
+    today: Period,
+    visible: Visible,
+) -> Result<Computed, StoreError> {
+    let field = |id: DimId| -> String {
+        req.dims
+            .iter()
+            .position(|d| d.id == id)
+            .map(|i| format!("dimension[{i}]"))
+            .or_else(|| {
+                req.filters
+                    .iter()
+                    .position(|d| d.id == id)
+                    .map(|i| format!("filter[{i}]"))
+            })
+            .unwrap_or_else(|| id.as_str().into())
+    };
+    let dx = req
+        .spec(DimId::Dx)
+        .map(|s| s.items.clone())
+        .unwrap_or_default();
+    let pe = req
+        .spec(DimId::Pe)
+        .map(|s| s.items.clone())
+        .unwrap_or_default();
+    let periods =
+        analytics::expand_periods(&pe, today, &field(DimId::Pe)).map_err(StoreError::invalid)?;
+    let ou_items = req
+        .spec(DimId::Ou)
+        .map(|s| s.items.clone())
+        .unwrap_or_default();
+    let units = resolve_ou(c, &ou_items, req.hierarchy, &field(DimId::Ou))?;
+    if units.len() > 20_000 {
+        return Err(StoreError::invalid(FieldError::new(
+            field(DimId::Ou),
+            "more than 20,000 units: choose a smaller area or level",
+        )));
+    }
+
+    // indicators asked, then those their formulas need
+    let mut inds: Vec<(i64, IndicatorInfo)> = vec![];
+    let mut problems = dantoc_domain::Problems::default();
+    let mut queue: Vec<(String, bool)> = dx.iter().map(|c| (c.clone(), true)).collect();
+    let mut i = 0;
+    while i < queue.len() {
+        let (code, asked) = queue[i].clone();
+        i += 1;
+        if inds.iter().any(|(_, x)| x.code == code) {
+            continue;
+        }
+        let Some(r) = c.query_one(
+            "SELECT id, code, name_vi, aggregation, formula FROM indicator WHERE code = $1",
+            &[Val::from(code.as_str())],
+        )?
+        else {
+            if asked {
+                problems.push(
+                    FieldError::new(field(DimId::Dx), "no indicator with this code").value(&code),
+                );
+            }
+            continue;
+        };
+        let formula = match r.opt_str(4).filter(|f| !f.trim().is_empty()) {
+            Some(f) => match Expr::parse(&f) {
+                Ok(e) => {
+                    for rc in e.references() {
+                        queue.push((rc, false));
+                    }
+                    Some(e)
+                }
+                Err(_) => None,
+            },
+            None => None,
+        };
+        inds.push((
+            r.i64(0),
+            IndicatorInfo {
+                code: r.str(1),
+                name: r.str(2),
+                aggregation: r
+                    .str(3)
+                    .parse()
+                    .unwrap_or(dantoc_domain::indicator::Aggregation::Sum),
+                formula,
+            },
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(StoreError::Invalid(problems));
+    }
+    let dx_count = dx.len();
+    let stored: Vec<(usize, i64)> = inds
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, x))| x.formula.is_none())
+        .map(|(k, (id, _))| (k, *id))
+        .collect();
+
+    let disaggs: HashMap<i64, Disagg> = c
+        .query("SELECT id, code FROM disaggregation", &[])?
+        .iter()
+        .filter_map(|r| Some((r.i64(0), r.str(1).parse().ok()?)))
+        .collect();
+    let ethnic_names: HashMap<String, String> = c
+        .query("SELECT code_2008, name FROM ethnic_group", &[])?
+        .iter()
+        .map(|r| (r.str(0), r.str(1)))
+        .collect();
+
+    let periods_sql = stored_periods(&periods);
+    let mut facts: Vec<Fact> = vec![];
+    if !stored.is_empty() && !periods_sql.is_empty() && !units.is_empty() {
+        let by_id: HashMap<i64, usize> = stored.iter().map(|(k, id)| (*id, *k)).collect();
+        let ind_ids: Vec<i64> = stored.iter().map(|(_, id)| *id).collect();
+        // the whole country is the sum of the current provinces, each by its own figure first
+        let nation_at = units.iter().position(|u| u.id == 0);
+        let mut targets: Vec<(i64, usize)> = units
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| u.id != 0)
+            .map(|(k, u)| (u.id, k))
+            .collect();
+        let use_agg = visible.is_none()
+            && req.hierarchy == HierarchyVersion::V2025
+            && units.iter().all(|u| u.id == 0 || u.province25);
+        if use_agg {
+            let dirty: BTreeSet<(i64, String)> = c
+                .query(
+                    &format!(
+                        "SELECT indicator_id, period FROM agg_dirty WHERE indicator_id IN ({})",
+                        ind_ids
+                            .iter()
+                            .map(|i| i.to_string())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    ),
+                    &[],
+                )?
+                .iter()
+                .map(|r| (r.i64(0), r.str(1)))
+                .collect();
+            let mut areas: Vec<(i64, usize)> = targets.clone();
+            if let Some(k) = nation_at {
+                areas.push((0, k));
+            }
+            let area_at: HashMap<i64, usize> = areas.iter().copied().collect();
+            read_agg(c, &ind_ids, &periods_sql, &areas, &dirty, &mut |r| {
+                if let Some(f) = fact(r, &by_id, &area_at, &disaggs) {
+                    facts.push(f);
+                }
+            })?;
+            if !dirty.is_empty() {
+                // written since the last refresh: from the values themselves
+                let dirty_inds: BTreeSet<i64> = dirty.iter().map(|d| d.0).collect();
+                let dirty_pers: BTreeSet<String> = dirty.iter().map(|d| d.1.clone()).collect();
+                let pers: Vec<String> = periods_sql
+                    .iter()
+                    .filter(|p| dirty_pers.contains(*p))
+                    .cloned()
+                    .collect();
+                let ids: Vec<i64> = dirty_inds.into_iter().collect();
+                let mut raw =
+                    raw_facts(c, &ids, &pers, &targets, nation_at, None, &by_id, &disaggs)?;
+                raw.retain(|f| {
+                    let id = stored
+                        .iter()
+                        .find(|(k, _)| *k == f.indicator)
+                        .map(|s| s.1)
+                        .unwrap_or_default();
+                    dirty.contains(&(id, f.period.to_string()))
+                });
+                facts.extend(raw);
+            }
+        } else {
+            targets.sort_unstable();
+            facts = raw_facts(
+                c,
+                &ind_ids,
+                &periods_sql,
+                &targets,
+                nation_at,
+                visible,
+                &by_id,
+                &disaggs,
+            )?;
+        }
+    }
+    let input = Input {
+        indicators: inds.into_iter().map(|(_, x)| x).collect(),
+        dx_count,
+        units: units.into_iter().map(|u| u.item).collect(),
+        periods,
+        ethnic_names,
+        facts,
+    };
+    analytics::compute(req, &input).map_err(StoreError::Invalid)
+}
+
+fn fact(
+    r: &crate::db::Row,
+    by_id: &HashMap<i64, usize>,
+    at: &HashMap<i64, usize>,
+    disaggs: &HashMap<i64, Disagg>,
+) -> Option<Fact> {
+    Some(Fact {
+        ou: *at.get(&r.i64(0))?,
+        indicator: *by_id.get(&r.i64(1))?,
+        period: r.str(2).parse().ok()?,
+        disagg: disaggs.get(&r.i64(3))?.clone(),
+        direct: r.i64(4) == 1,
+        sum: r.f64(5),
+        n: r.f64(6),
+        wsum: r.f64(7),
+        wden: r.f64(8),
+        mapped: r.i64(9) == 1,
+        estimated: r.i64(10) == 1,
+    })
+}
+
+fn id_list(ids: impl IntoIterator<Item = i64>) -> String {
+    ids.into_iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn text_params(first: usize, items: &[String]) -> (String, Vec<Val>) {
+    let marks = (0..items.len())
+        .map(|i| format!("${}", first + i))
+        .collect::<Vec<_>>()
+        .join(",");
+    (marks, items.iter().map(|s| Val::Text(s.clone())).collect())
+}
+
+fn read_agg(
+    c: &mut dyn Conn,
+    ind_ids: &[i64],
+    periods: &[String],
+    areas: &[(i64, usize)],
+    dirty: &BTreeSet<(i64, String)>,
+    each: &mut dyn FnMut(&crate::db::Row),
+) -> Result<(), StoreError> {
+    let (pm, pv) = text_params(1, periods);
+    let rows = c.query(
+        &format!(
+            "SELECT area_id, indicator_id, period, disagg_id, direct, sum, n, wsum, wden, mapped, estimated
+             FROM agg_value WHERE indicator_id IN ({}) AND period IN ({pm}) AND area_id IN ({})",
+            id_list(ind_ids.iter().copied()),
+            id_list(areas.iter().map(|a| a.0))
+        ),
+        &pv,
+    )?;
+    for r in &rows {
+        if !dirty.is_empty() && dirty.contains(&(r.i64(1), r.str(2))) {
+            continue;
+        }
+        each(r);
+    }
+    Ok(())
+}
+
+/// Facts from `data_value`, summed per requested unit through `unit_rollup`. The whole country
+/// (when asked, at `nation_at`) is folded from the current provinces.
+#[allow(clippy::too_many_arguments)]
+fn raw_facts(
+    c: &mut dyn Conn,
+    ind_ids: &[i64],
+    periods: &[String],
+    targets: &[(i64, usize)],
+    nation_at: Option<usize>,
+    visible: Visible,
+    by_id: &HashMap<i64, usize>,
+    disaggs: &HashMap<i64, Disagg>,
+) -> Result<Vec<Fact>, StoreError> {
+    let mut facts = vec![];
+    let run = |c: &mut dyn Conn,
+               areas: &[(i64, usize)],
+               out: &mut Vec<Fact>|
+     -> Result<(), StoreError> {
+        if areas.is_empty() || periods.is_empty() || ind_ids.is_empty() {
+            return Ok(());
+        }
+        let at: HashMap<i64, usize> = areas.iter().copied().collect();
+        let (pm, mut p) = text_params(1, periods);
+        let vis = match visible {
+            None => String::new(),
+            Some(scope) => {
+                let (sql, vals) = crate::accounts::scope_sql("d.unit_id", scope, p.len() + 1);
+                p.extend(vals);
+                format!("AND (d.published = 1 OR {sql})")
+            }
+        };
+        for chunk in areas.chunks(2000) {
+            let rows = c.query(
+                &format!(
+                    "SELECT r.ancestor_id, d.indicator_id, d.period, d.disagg_id, r.direct,
+                            SUM(d.value * r.weight), SUM(r.weight),
+                            COALESCE(SUM(d.value * w.value * r.weight), 0), COALESCE(SUM(w.value * r.weight), 0),
+                            MAX(r.mapped), MAX(r.estimated)
+                     FROM unit_rollup r
+                     JOIN data_value d ON d.unit_id = r.unit_id
+                     {WEIGHT_JOIN}
+                     WHERE r.ancestor_id IN ({}) AND d.indicator_id IN ({}) AND d.period IN ({pm})
+                       AND d.value IS NOT NULL {vis}
+                     GROUP BY r.ancestor_id, d.indicator_id, d.period, d.disagg_id, r.direct",
+                    id_list(chunk.iter().map(|a| a.0)),
+                    id_list(ind_ids.iter().copied())
+                ),
+                &p,
+            )?;
+            out.extend(rows.iter().filter_map(|r| fact(r, by_id, &at, disaggs)));
+        }
+        Ok(())
+    };
+    run(c, targets, &mut facts)?;
+    if let Some(k) = nation_at {
+        let provinces: Vec<(i64, usize)> = c
+            .query("SELECT id FROM admin_unit WHERE version = '2025' AND kind = 'province' ORDER BY id", &[])?
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.i64(0), i))
+            .collect();
+        let mut per_province = vec![];
+        run(c, &provinces, &mut per_province)?;
+        facts.extend(analytics::engine::fold_into(per_province, k));
+    }
+    Ok(facts)
+}
+
+/// Lay a computed pivot out with a title and a source line.
+pub fn table(req: &Request, comp: &Computed, title: String, source: String) -> PivotTable {
+    analytics::layout(req, comp, title, source)
+}
