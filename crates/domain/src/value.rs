@@ -92,6 +92,35 @@ pub fn fmt_num(n: f64) -> String {
     }
 }
 
+/// A number for people to read, the Vietnamese way (`162.531`, `12,31`, `-1.500,5`: `.` groups
+/// thousands, `,` marks decimals) or, when `vietnamese` is false, the English way (`162,531`,
+/// `12.31`). Digits as [`fmt_num`] gives them: no rounding, no trailing zeros.
+pub fn format_number(n: f64, vietnamese: bool) -> String {
+    let (thousands, decimal) = if vietnamese { ('.', ',') } else { (',', '.') };
+    let s = fmt_num(n);
+    let (int, frac) = match s.split_once('.') {
+        Some((a, b)) => (a, Some(b)),
+        None => (s.as_str(), None),
+    };
+    let (sign, digits) = match int.strip_prefix('-') {
+        Some(d) => ("-", d),
+        None => ("", int),
+    };
+    let mut out = String::with_capacity(s.len() + digits.len() / 3 + 1);
+    out.push_str(sign);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(thousands);
+        }
+        out.push(c);
+    }
+    if let Some(f) = frac {
+        out.push(decimal);
+        out.push_str(f);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

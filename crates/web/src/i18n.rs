@@ -272,30 +272,7 @@ pub fn text(l: Lang) -> &'static Text {
 
 /// A number the Vietnamese way (`162.531`, `12,31`) or the English way (`162,531`, `12.31`).
 pub fn number(n: f64, l: Lang) -> String {
-    let (thousands, decimal) = match l {
-        Lang::Vi => ('.', ','),
-        Lang::En => (',', '.'),
-    };
-    let s = dantoc_domain::value::fmt_num(n);
-    let (int, frac) = match s.split_once('.') {
-        Some((a, b)) => (a.to_string(), Some(b.to_string())),
-        None => (s.clone(), None),
-    };
-    let (sign, digits) = match int.strip_prefix('-') {
-        Some(d) => ("-", d.to_string()),
-        None => ("", int),
-    };
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(thousands);
-        }
-        out.push(c);
-    }
-    match frac {
-        Some(f) => format!("{sign}{out}{decimal}{f}"),
-        None => format!("{sign}{out}"),
-    }
+    dantoc_domain::value::format_number(n, l == Lang::Vi)
 }
 
 #[cfg(test)]
