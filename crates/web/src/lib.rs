@@ -87,6 +87,10 @@ pub fn router(state: AppState) -> Router {
             get(r::get_indicator).put(r::update_indicator),
         )
         .route("/api/dataValues.csv", get(v::export_csv))
+        .route("/api/analytics", get(api::analytics::dhis2))
+        .route("/api/analytics.json", get(api::analytics::dhis2))
+        .route("/api/analytics.svg", get(api::analytics::svg))
+        .route("/api/pivot", get(api::analytics::native))
         .route("/api/dataValues/history", get(v::history))
         .route("/", get(pages::home))
         .route("/don-vi/{code}", get(pages::unit))
@@ -126,6 +130,7 @@ pub async fn serve_on(
     config: ServerConfig,
     cipher: dantoc_store::personal::Cipher,
 ) -> std::io::Result<()> {
+    tokio::spawn(refresher(db.clone()));
     let app = router(AppState { db, config, cipher });
     axum::serve(
         listener,
@@ -133,6 +138,24 @@ pub async fn serve_on(
     )
     .with_graceful_shutdown(shutdown())
     .await
+}
+
+/// Keeps the analytics pre-aggregates fresh: pivots read pairs written since the last refresh
+/// from the values themselves, so this only keeps them fast.
+async fn refresher(db: dantoc_store::Db) {
+    const BATCH: usize = 64;
+    loop {
+        let d = db.clone();
+        let done =
+            tokio::task::spawn_blocking(move || dantoc_store::analytics::refresh(&d, BATCH)).await;
+        match done {
+            Ok(Ok(n)) if n == BATCH => continue,
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!("analytics refresh failed: {e}"),
+            Err(e) => tracing::warn!("analytics refresh task failed: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 async fn shutdown() {

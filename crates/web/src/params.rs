@@ -38,6 +38,15 @@ impl Params {
             })
             .collect()
     }
+    /// Every value of a key as given (not split: `dimension=dx:A;B` stays one value).
+    pub fn each(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .collect()
+    }
     pub fn bool(&self, key: &str) -> Result<bool, ApiError> {
         match self.get(key) {
             None => Ok(false),

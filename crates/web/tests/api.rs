@@ -370,6 +370,10 @@ fn openapi_documents_every_route(s: Server) {
         ("/api/dataValues/history", "get"),
         ("/api/dataValueSets", "get"),
         ("/api/dataValueSets", "post"),
+        ("/api/analytics", "get"),
+        ("/api/analytics.json", "get"),
+        ("/api/analytics.svg", "get"),
+        ("/api/pivot", "get"),
     ];
     for (p, m) in expected {
         assert!(

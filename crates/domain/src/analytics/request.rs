@@ -318,17 +318,23 @@ impl Request {
                 (r, c)
             }
         };
+        // a shown dimension placed nowhere goes first in the rows
+        let mut rows = rows;
         let missing: Vec<DimId> = shown
             .iter()
             .copied()
             .filter(|d| !rows.contains(d) && !columns.contains(d))
             .collect();
-        if !missing.is_empty() || rows.iter().any(|d| columns.contains(d)) {
+        rows.splice(0..0, missing);
+        if let Some(d) = rows.iter().find(|d| columns.contains(d)) {
             let mut p = Problems::default();
-            p.push(FieldError::new(
-                "rows",
-                "every dimension goes in rows or in columns, not both",
-            ));
+            p.push(
+                FieldError::new(
+                    "columns",
+                    "a dimension goes in rows or in columns, not both",
+                )
+                .value(d.as_str()),
+            );
             return Err(p);
         }
         Ok(Request {

@@ -1,6 +1,7 @@
 //! The JSON API under `/api`, documented by `/api/openapi.json`.
 
 pub mod accounts;
+pub mod analytics;
 pub mod reference;
 pub mod values;
 

@@ -1,0 +1,226 @@
+//! Analytics over real HTTP, on SQLite and on PostgreSQL (`sqlite::*`, `postgres::*`): DHIS2's
+//! analytics shape, the native pivot, charts, errors, and who sees what.
+
+mod common;
+
+use common::{Server, start};
+use serde_json::{Value, json};
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::$name(super::start(dantoc_store::testing::TestDb::sqlite())); } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { super::$name(super::start(dantoc_store::testing::TestDb::postgres())); } )*
+        }
+    };
+}
+
+on_both_backends!(
+    dhis2_analytics_rolls_up_what_was_written,
+    native_pivot_pages_and_charts,
+    analytics_errors_name_the_parameter,
+    anonymous_readers_see_published_figures_only,
+);
+
+/// Đông Ngũ (06877) and Tiên Yên (06862), communes of Quảng Ninh (22) since 1 July 2025.
+fn write(s: &Server) {
+    let dv = |de: &str, ou: &str, pe: &str, coc: &str, v: &str| json!({"dataElement": de, "orgUnit": ou, "period": pe, "categoryOptionCombo": coc, "value": v});
+    let payload = json!({"dataValues": [
+        dv("x-pop-total", "06877", "2025", "default", "12000"),
+        dv("x-pop-total", "06862", "2025", "default", "30000"),
+        dv("0101", "06877", "2025", "E02.M", "1500"),
+        dv("0101", "06877", "2025", "E02.F", "1600"),
+        dv("0101", "06877", "2025", "E01.M", "2000"),
+        dv("0101", "06862", "2025", "E10.F", "900"),
+    ]});
+    let r = s.post_json("/api/dataValueSets", &payload);
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+fn rows(j: &Value) -> Vec<Vec<String>> {
+    j["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+fn dhis2_analytics_rolls_up_what_was_written(s: Server) {
+    write(&s);
+    let j = s
+        .get("/api/analytics?dimension=dx:x-pop-total;0101;x-dtts-share-calc&dimension=ou:22;LEVEL-2&dimension=pe:2025")
+        .json();
+    let names: Vec<&str> = j["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["dx", "ou", "pe", "value"]);
+    assert_eq!(j["width"], 4);
+    let r = rows(&j);
+    let get = |dx: &str, ou: &str| {
+        r.iter()
+            .find(|x| x[0] == dx && x[1] == ou)
+            .map(|x| x[3].parse::<f64>().unwrap())
+    };
+    assert_eq!(get("x-pop-total", "06877"), Some(12000.0));
+    assert_eq!(get("0101", "06877"), Some(1500.0 + 1600.0 + 2000.0));
+    assert_eq!(get("0101", "06862"), Some(900.0));
+    // derived per commune: Σ 0101 / population × 100
+    let share = get("x-dtts-share-calc", "06877").unwrap();
+    assert!((share - 5100.0 / 12000.0 * 100.0).abs() < 1e-9, "{share}");
+    assert_eq!(j["metaData"]["items"]["06877"]["name"], "Xã Đông Ngũ");
+    assert_eq!(j["metaData"]["dimensions"]["pe"], json!(["2025"]));
+    assert_eq!(j["height"].as_u64().unwrap() as usize, r.len());
+    // the province: a ratio of sums, with minorities apart from the Kinh
+    let j = s
+        .get("/api/analytics?dimension=dx:0101;x-dtts-share-calc&dimension=ou:22&dimension=pe:2025&dimension=eth:DTTS;KINH")
+        .json();
+    let r = rows(&j);
+    let get = |dx: &str, eth: &str| {
+        r.iter()
+            .find(|x| x[0] == dx && x[3] == eth)
+            .map(|x| x[4].parse::<f64>().unwrap())
+    };
+    assert_eq!(get("0101", "DTTS"), Some(1500.0 + 1600.0 + 900.0));
+    assert_eq!(get("0101", "KINH"), Some(2000.0));
+    // a figure written now is in the next answer
+    let r = s.post_json(
+        "/api/dataValueSets",
+        &json!({"dataValues": [{"dataElement": "x-pop-total", "orgUnit": "06877", "period": "2025", "value": "12500"}]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let j = s
+        .get("/api/analytics.json?dimension=dx:x-pop-total&dimension=ou:22&dimension=pe:2025")
+        .json();
+    assert_eq!(rows(&j), [["x-pop-total", "22", "2025", "42500"]]);
+    // the same figures read in the 2024 hierarchy are mapped through the lineage and flagged
+    let j = s.get("/api/analytics?dimension=dx:x-pop-total&dimension=ou:22&dimension=pe:2025&hierarchy=2024").json();
+    assert_eq!(rows(&j), [["x-pop-total", "22", "2025", "42500"]]);
+    assert_eq!(j["metaData"]["dantoc"]["mappedRows"], json!([0]));
+}
+
+fn native_pivot_pages_and_charts(s: Server) {
+    write(&s);
+    let q = "dimension=dx:0101&dimension=ou:06877;06862&dimension=pe:2025&dimension=eth&rows=ou;eth&columns=pe";
+    let j = s.get(&format!("/api/pivot?{q}&pageSize=2")).json();
+    assert_eq!(j["pager"]["total"], 3, "{j}");
+    assert_eq!(j["pager"]["pageCount"], 2);
+    let t = &j["table"];
+    assert_eq!(t["rows"].as_array().unwrap().len(), 2);
+    assert_eq!(second_len(&s, q), 1);
+    assert_eq!(t["row_dims"][0]["id"], "dx", "a dimension placed nowhere goes first in the rows");
+    assert_eq!(t["row_dims"][2]["name_vi"], "Dân tộc");
+    assert_eq!(t["col_dims"][0]["items"][0]["name"], "Năm 2025");
+    let second = s.get(&format!("/api/pivot?{q}&pageSize=2&page=2")).json();
+    let all: Vec<f64> = [t, &second["table"]]
+        .iter()
+        .flat_map(|t| {
+            t["cells"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r[0]["value"].as_f64().unwrap())
+        })
+        .collect();
+    let mut sorted = all.clone();
+    sorted.sort_by(f64::total_cmp);
+    assert_eq!(sorted, [900.0, 2000.0, 3100.0]);
+    let svg = s.get(&format!("/api/analytics.svg?{q}&chart=stacked"));
+    assert_eq!(svg.status, 200);
+    assert!(
+        svg.header("content-type")
+            .unwrap()
+            .starts_with("image/svg+xml")
+    );
+    assert!(
+        svg.body.starts_with("<svg") && svg.body.contains("Xã Đông Ngũ"),
+        "{}",
+        &svg.body[..200.min(svg.body.len())]
+    );
+    let line = s.get("/api/analytics.svg?dimension=dx:x-pop-total&dimension=ou:06877&dimension=pe:2024;2025&chart=line");
+    assert_eq!(line.status, 200);
+    assert!(
+        line.body.contains("<polyline") || line.body.contains("<circle"),
+        "{}",
+        line.body
+    );
+    assert_eq!(
+        s.get(&format!("/api/analytics.svg?{q}&chart=pie")).status,
+        400
+    );
+}
+
+fn second_len(s: &Server, q: &str) -> usize {
+    s.get(&format!("/api/pivot?{q}&pageSize=2&page=2")).json()["table"]["rows"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+fn analytics_errors_name_the_parameter(s: Server) {
+    let bad = |q: &str, field: &str| {
+        let r = s.get(&format!("/api/analytics?{q}"));
+        assert_eq!(r.status, 400, "{q}: {}", r.body);
+        let j = r.json();
+        let fields: Vec<&str> = j["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert!(fields.contains(&field), "{q}: {j}");
+    };
+    bad(
+        "dimension=dx:0101&dimension=xx:1&dimension=pe:2024",
+        "dimension[1]",
+    );
+    bad("dimension=dx:NOPE&dimension=pe:2024", "dimension[0]");
+    bad("dimension=dx:0101&dimension=pe:2024Q5", "dimension[1]");
+    bad(
+        "dimension=dx:0101&dimension=pe:2024&dimension=ou:99999",
+        "dimension[2]",
+    );
+    bad("dimension=ou:22", "dimension");
+    bad(
+        "dimension=dx:0101&dimension=pe:2024&hierarchy=1999",
+        "hierarchy",
+    );
+    bad(
+        "dimension=dx:0101&dimension=pe:2024&dimension=eth:XX",
+        "dimension[2]",
+    );
+}
+
+fn anonymous_readers_see_published_figures_only(s: Server) {
+    write(&s);
+    let q = "/api/analytics?dimension=dx:x-pop-total&dimension=ou:22&dimension=pe:2025";
+    assert_eq!(
+        rows(&s.anon.get(q).json()).len(),
+        0,
+        "nothing published yet"
+    );
+    let r = s.post_json(
+        "/api/publish",
+        &json!({"units": ["06877"], "indicators": ["x-pop-total"]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        rows(&s.anon.get(q).json()),
+        [["x-pop-total", "22", "2025", "12000"]]
+    );
+    assert_eq!(
+        rows(&s.get(q).json()),
+        [["x-pop-total", "22", "2025", "42000"]]
+    );
+}
