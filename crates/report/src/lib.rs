@@ -3,3 +3,33 @@
 //! No I/O beyond writing into a `Vec<u8>`/`String`; no HTTP.
 
 pub mod charts;
+
+pub mod csv;
+pub mod sdmx;
+pub mod xlsx;
+
+#[cfg(test)]
+mod pytest;
+
+/// What can go wrong while rendering an output.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The xlsx writer refused the table (e.g. more than 1,048,576 rows or 16,384 columns).
+    #[error("xlsx: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+    /// The table does not fit on one worksheet.
+    #[error(
+        "the table needs {rows} rows and {cols} columns; a worksheet holds at most \
+         {max_rows} rows and {max_cols} columns: choose fewer items or export CSV"
+    )]
+    TooLarge {
+        rows: usize,
+        cols: usize,
+        max_rows: usize,
+        max_cols: usize,
+    },
+    #[error("csv: {0}")]
+    Csv(#[from] ::csv::Error),
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
