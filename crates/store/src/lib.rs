@@ -16,8 +16,10 @@ pub mod ethnic;
 pub mod indicators;
 pub mod migrate;
 pub mod personal;
+pub mod report_tables;
 pub mod secret;
 pub mod seed;
+pub mod targets;
 #[doc(hidden)]
 pub mod testing;
 pub mod units;

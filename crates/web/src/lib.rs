@@ -91,6 +91,23 @@ pub fn router(state: AppState) -> Router {
         .route("/api/analytics.json", get(api::analytics::dhis2))
         .route("/api/analytics.svg", get(api::analytics::svg))
         .route("/api/pivot", get(api::analytics::native))
+        .route("/api/analytics.csv", get(api::analytics::csv))
+        .route("/api/analytics.xlsx", get(api::analytics::xlsx))
+        .route("/api/analytics.sdmx.csv", get(api::analytics::sdmx))
+        .route(
+            "/api/targets",
+            get(api::analytics::targets).put(api::analytics::set_target),
+        )
+        .route(
+            "/api/reportTables",
+            get(api::analytics::report_tables).post(api::analytics::create_report_table),
+        )
+        .route(
+            "/api/reportTables/{id}",
+            get(api::analytics::report_table)
+                .put(api::analytics::update_report_table)
+                .delete(api::analytics::delete_report_table),
+        )
         .route("/api/dataValues/history", get(v::history))
         .route("/", get(pages::home))
         .route("/don-vi/{code}", get(pages::unit))

@@ -22,6 +22,8 @@ on_both_backends!(
     native_pivot_pages_and_charts,
     analytics_errors_name_the_parameter,
     anonymous_readers_see_published_figures_only,
+    files_open_in_other_programs,
+    targets_progress_and_report_tables,
 );
 
 /// Đông Ngũ (06877) and Tiên Yên (06862), communes of Quảng Ninh (22) since 1 July 2025.
@@ -119,7 +121,10 @@ fn native_pivot_pages_and_charts(s: Server) {
     let t = &j["table"];
     assert_eq!(t["rows"].as_array().unwrap().len(), 2);
     assert_eq!(second_len(&s, q), 1);
-    assert_eq!(t["row_dims"][0]["id"], "dx", "a dimension placed nowhere goes first in the rows");
+    assert_eq!(
+        t["row_dims"][0]["id"], "dx",
+        "a dimension placed nowhere goes first in the rows"
+    );
     assert_eq!(t["row_dims"][2]["name_vi"], "Dân tộc");
     assert_eq!(t["col_dims"][0]["items"][0]["name"], "Năm 2025");
     let second = s.get(&format!("/api/pivot?{q}&pageSize=2&page=2")).json();
@@ -223,4 +228,187 @@ fn anonymous_readers_see_published_figures_only(s: Server) {
         rows(&s.get(q).json()),
         [["x-pop-total", "22", "2025", "42000"]]
     );
+}
+
+/// Run an independent reader from `tests/python/` (openpyxl, pysdmx) on a file, as the
+/// report crate's tests do; `DANTOC_TEST_PYTHON` is set by scripts/test.sh.
+fn python_reads(script: &str, bytes: &[u8], ext: &str) -> Value {
+    let python = std::env::var("DANTOC_TEST_PYTHON")
+        .expect("DANTOC_TEST_PYTHON is not set: run scripts/test.sh (it makes the venv with openpyxl and pysdmx)");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(format!("pivot.{ext}"));
+    std::fs::write(&file, bytes).unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/python")
+        .join(script);
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn files_open_in_other_programs(s: Server) {
+    write(&s);
+    let q = "dimension=dx:0101&dimension=ou:06877;06862&dimension=pe:2025&dimension=eth:DTTS;KINH&rows=ou&columns=eth";
+    // Excel, read by openpyxl: title, Vietnamese headers and the numbers
+    let x = python_reads(
+        "read_xlsx.py",
+        &s.admin.get_bytes(&format!("/api/analytics.xlsx?{q}")),
+        "xlsx",
+    );
+    let cells = x["cells"].as_object().unwrap();
+    let texts: Vec<String> = cells
+        .values()
+        .filter_map(|c| c["value"].as_str().map(str::to_string))
+        .collect();
+    assert!(texts.iter().any(|t| t == "Xã Đông Ngũ"), "{texts:?}");
+    assert!(texts.iter().any(|t| t == "Dân tộc thiểu số"), "{texts:?}");
+    assert!(
+        texts.iter().any(|t| t.starts_with("Nguồn: dantoc")),
+        "{texts:?}"
+    );
+    let mut numbers: Vec<f64> = cells.values().filter_map(|c| c["value"].as_f64()).collect();
+    numbers.sort_by(f64::total_cmp);
+    assert_eq!(
+        numbers,
+        [900.0, 2000.0, 3100.0],
+        "DTTS and Kinh of Đông Ngũ, DTTS of Tiên Yên"
+    );
+    // SDMX-CSV 2.0, read by pysdmx
+    let body = s.get(&format!("/api/analytics.sdmx.csv?{q}"));
+    assert_eq!(body.status, 200);
+    let d = python_reads("read_sdmx.py", body.body.as_bytes(), "csv");
+    let ds = &d["datasets"][0];
+    assert_eq!(ds["structure"], "Dataflow=DANTOC:DF_DTTS(1.0)");
+    let rows = ds["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    let obs = |area: &str, eth: &str| {
+        rows.iter()
+            .find(|r| {
+                r["REF_AREA"].as_str().map(|a| a.trim_start_matches('0'))
+                    == Some(area.trim_start_matches('0'))
+                    && r["ETHNIC_GROUP"] == eth
+            })
+            .map(|r| r["OBS_VALUE"].as_str().unwrap().parse::<f64>().unwrap())
+    };
+    assert_eq!(obs("06877", "DTTS"), Some(3100.0));
+    assert_eq!(obs("06877", "KINH"), Some(2000.0));
+    assert_eq!(obs("06862", "DTTS"), Some(900.0));
+    // CSV, long form with codes and names
+    let csv = s.get(&format!("/api/analytics.csv?{q}"));
+    assert!(csv.body.starts_with('\u{feff}'));
+    assert!(
+        csv.body.contains("Xã Đông Ngũ") && csv.body.contains("3100"),
+        "{}",
+        csv.body
+    );
+}
+
+fn targets_progress_and_report_tables(s: Server) {
+    // a target for 2026 and figures up to 2025
+    write(&s);
+    let r = s.put_json("/api/targets", &json!({"indicator": "x-pop-total", "unit": "06877", "period": "2026", "value": 15000, "source": "Kế hoạch thử"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = s.put_json(
+        "/api/targets",
+        &json!({"indicator": "x-pop-total", "unit": "06877", "period": "2024", "value": 10000}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let j = s
+        .get("/api/targets?indicator=x-pop-total&unit=06877")
+        .json();
+    let list = j["targets"].as_array().unwrap();
+    assert_eq!(list.len(), 2, "{j}");
+    let t26 = list
+        .iter()
+        .find(|t| t["target"]["period"] == "2026")
+        .unwrap();
+    let p = &t26["progress"];
+    assert_eq!(p["actual"], 12000.0);
+    assert_eq!(p["achieved_pct"], 80.0);
+    // the path from 10,000 (2024) to 15,000 (2026) stands at 12,500 at the end of 2025
+    assert_eq!(p["expected"], 12500.0);
+    assert_eq!(p["status"], "off_track");
+    assert_eq!(t26["statusLabel"], "Chậm tiến độ");
+    let bad = s.put_json(
+        "/api/targets",
+        &json!({"indicator": "nope", "unit": "06877", "period": "2026Q9", "value": 1}),
+    );
+    assert_eq!(bad.status, 400);
+    assert_eq!(
+        bad.json()["errors"].as_array().unwrap().len(),
+        2,
+        "{}",
+        bad.body
+    );
+    // a commune officer of Tiên Yên may not set Đông Ngũ's targets, nor any (no catalogue right)
+    let officer = s.token_client(
+        "canbo",
+        dantoc_domain::access::Role::CommuneOfficer,
+        &["06862"],
+        true,
+    );
+    let r = officer.put_json(
+        "/api/targets",
+        &json!({"indicator": "x-pop-total", "unit": "06877", "period": "2026", "value": 1}),
+    );
+    assert_eq!(r.status, 403);
+    // report tables: saved, found without diacritics, opened by link
+    let r = s.post_json(
+        "/api/reportTables",
+        &json!({"name": "Dân số DTTS theo xã", "query": "dimension=dx:0101&dimension=ou:22;LEVEL-2&dimension=pe:THIS_YEAR", "official": true}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["id"].as_i64().unwrap();
+    let found = s.anon.get("/api/reportTables?q=dan%20so%20dtts").json();
+    assert_eq!(found["reportTables"][0]["id"], id);
+    assert_eq!(
+        s.anon.get("/api/reportTables?q=ngheo").json()["reportTables"],
+        json!([])
+    );
+    let bad = s.post_json(
+        "/api/reportTables",
+        &json!({"name": "x", "query": "dimension=zz:1"}),
+    );
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["errors"][0]["field"], "query.dimension[0]");
+    assert_eq!(
+        s.anon
+            .post_json(
+                "/api/reportTables",
+                &json!({"name": "x", "query": "dimension=dx:0101&dimension=pe:2024"})
+            )
+            .status,
+        401
+    );
+    // a viewer saves a favourite of their own, in a session
+    s.user("xem", dantoc_domain::access::Role::Viewer, &["22"]);
+    let (_, viewer) = s.login("xem", common::PASSWORD);
+    let viewer = viewer.expect("viewer logged in");
+    let r = viewer.post_json("/api/reportTables", &json!({"name": "Của tôi", "query": "dimension=dx:0101&dimension=pe:2024", "shared": false}));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mine = r.json()["id"].as_i64().unwrap();
+    assert_eq!(
+        s.anon.get(&format!("/api/reportTables/{mine}")).status,
+        404,
+        "not shared"
+    );
+    assert_eq!(
+        viewer.delete(&format!("/api/reportTables/{id}")).status,
+        403,
+        "not the owner"
+    );
+    assert_eq!(
+        viewer.delete(&format!("/api/reportTables/{mine}")).status,
+        200
+    );
+    let audit = s.get("/api/audit?entity=report_table").json();
+    assert!(audit.to_string().contains("Dân số DTTS theo xã"), "{audit}");
 }

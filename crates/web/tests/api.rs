@@ -374,6 +374,16 @@ fn openapi_documents_every_route(s: Server) {
         ("/api/analytics.json", "get"),
         ("/api/analytics.svg", "get"),
         ("/api/pivot", "get"),
+        ("/api/analytics.csv", "get"),
+        ("/api/analytics.xlsx", "get"),
+        ("/api/analytics.sdmx.csv", "get"),
+        ("/api/targets", "get"),
+        ("/api/targets", "put"),
+        ("/api/reportTables", "get"),
+        ("/api/reportTables", "post"),
+        ("/api/reportTables/{id}", "get"),
+        ("/api/reportTables/{id}", "put"),
+        ("/api/reportTables/{id}", "delete"),
     ];
     for (p, m) in expected {
         assert!(

@@ -9,6 +9,7 @@ pub mod table;
 pub use table::{Cell, Dim, Item, PivotTable};
 pub mod engine;
 pub mod request;
+pub mod targets;
 
 pub use engine::{Computed, Fact, IndicatorInfo, Input, Key, compute, layout};
 pub use request::{DimId, DimSpec, Request, expand_periods, parse_dimension};

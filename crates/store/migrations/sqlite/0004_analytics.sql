@@ -43,3 +43,19 @@ CREATE TABLE agg_dirty (
 
 -- Every pair with values starts dirty: the refresher builds the pre-aggregates.
 INSERT INTO agg_dirty (indicator_id, period) SELECT DISTINCT indicator_id, period FROM data_value;
+
+-- Saved pivot layouts: the official report tables a province sends up and officers' own
+-- favourites. The query is the pivot's query string; unit and period may be chosen at view time.
+CREATE TABLE report_table (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL,
+    name_folded TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    query       TEXT NOT NULL,
+    official    INTEGER NOT NULL DEFAULT 0,    -- an official report table of the province
+    shared      INTEGER NOT NULL DEFAULT 1,    -- visible to everyone who may see its figures
+    owner       TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+CREATE INDEX report_table_folded ON report_table(name_folded);

@@ -270,3 +270,267 @@ pub async fn svg(
     )
         .into_response())
 }
+
+/// `GET /api/targets?indicator=&unit=`: targets with progress (actual, % achieved, expected by
+/// now, on track), the actuals seen as the caller may see them.
+pub async fn targets(
+    State(s): State<AppState>,
+    who: Principal,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let p = Params::parse(q.as_deref());
+    let indicator = p.get("indicator").map(str::to_string);
+    let unit = p.get("unit").map(str::to_string);
+    let visible = who.visible();
+    let list = s
+        .read(move |c| {
+            let within = match &unit {
+                Some(u) => Some(dantoc_store::accounts::resolve_units(
+                    c,
+                    "unit",
+                    std::slice::from_ref(u),
+                )?),
+                None => None,
+            };
+            let ts = dantoc_store::targets::list(c, indicator.as_deref(), within.as_deref())?;
+            let pr = dantoc_store::targets::progress_of(c, &ts, today(), visible.as_deref())?;
+            Ok(ts.into_iter().zip(pr).collect::<Vec<_>>())
+        })
+        .await?;
+    let items: Vec<Value> = list
+        .into_iter()
+        .map(|(t, pr)| {
+            let status_vi = pr.status.label_vi();
+            json!({"target": t, "progress": pr, "statusLabel": status_vi})
+        })
+        .collect();
+    Ok(Json(json!({ "targets": items })))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetBody {
+    indicator: String,
+    unit: String,
+    period: String,
+    value: f64,
+    #[serde(default)]
+    source: Option<String>,
+}
+
+/// `PUT /api/targets`: set a target of a unit in the caller's scope (audited).
+pub async fn set_target(
+    State(s): State<AppState>,
+    who: Principal,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    let caller = who
+        .require(dantoc_domain::access::Action::EditCatalogue)?
+        .clone();
+    let b: TargetBody = crate::params::json(&body)?;
+    let t = s
+        .run(move |db| {
+            db.write(|c| {
+                let allowed = caller.allowed(c)?;
+                let ids = dantoc_store::accounts::resolve_units(
+                    c,
+                    "unit",
+                    std::slice::from_ref(&b.unit),
+                )?;
+                crate::auth::check_unit(&allowed, ids[0], &b.unit)?;
+                let source = b.source.as_deref().map(dantoc_domain::text::clean);
+                dantoc_store::targets::set(
+                    c,
+                    &caller.actor(),
+                    &b.indicator,
+                    &b.unit,
+                    &b.period,
+                    b.value,
+                    source.as_deref(),
+                )
+            })
+        })
+        .await?;
+    Ok(Json(json!({ "target": t })))
+}
+
+/// Check a saved query by parsing it as a pivot request.
+fn check_query(q: &str) -> Result<(), dantoc_domain::Problems> {
+    let p = Params::parse(Some(q));
+    Request::parse(
+        &p.each("dimension"),
+        &p.each("filter"),
+        p.get("rows"),
+        p.get("columns"),
+        p.get("hierarchy"),
+    )
+    .map(|_| ())
+}
+
+/// `GET /api/reportTables?q=`: saved report tables (shared ones and the caller's own).
+pub async fn report_tables(
+    State(s): State<AppState>,
+    who: Principal,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let p = Params::parse(q.as_deref());
+    let search = p.get("q").unwrap_or("").to_string();
+    let user = who.caller().map(|c| c.user.username.clone());
+    let list = s
+        .read(move |c| dantoc_store::report_tables::list(c, user.as_deref(), &search))
+        .await?;
+    Ok(Json(json!({ "reportTables": list })))
+}
+
+/// `GET /api/reportTables/{id}`.
+pub async fn report_table(
+    State(s): State<AppState>,
+    who: Principal,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let user = who.caller().map(|c| c.user.username.clone());
+    let t = s
+        .read(move |c| dantoc_store::report_tables::get(c, id, user.as_deref()))
+        .await?;
+    Ok(Json(json!(t)))
+}
+
+/// Who may save report tables: anyone logged in who may read data; only catalogue editors
+/// may mark one official or change others' tables.
+fn table_writer(
+    who: &Principal,
+    input: &dantoc_store::report_tables::ReportTableInput,
+) -> ApiResult<(crate::auth::Caller, bool)> {
+    let caller = who
+        .require(dantoc_domain::access::Action::ReadData)?
+        .clone();
+    let editor = caller
+        .role()
+        .may(dantoc_domain::access::Action::EditCatalogue);
+    if input.official && !editor {
+        return Err(ApiError::Forbidden(
+            "only provincial officers mark a report table official".into(),
+        ));
+    }
+    let any = editor && caller.is_global();
+    Ok((caller, any))
+}
+
+/// `POST /api/reportTables`.
+pub async fn create_report_table(
+    State(s): State<AppState>,
+    who: Principal,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let input: dantoc_store::report_tables::ReportTableInput = crate::params::json(&body)?;
+    let (caller, _) = table_writer(&who, &input)?;
+    let t = s
+        .run(move |db| {
+            db.write(|c| {
+                dantoc_store::report_tables::create(c, &caller.actor(), &input, &check_query)
+            })
+        })
+        .await?;
+    Ok((axum::http::StatusCode::CREATED, Json(json!(t))).into_response())
+}
+
+/// `PUT /api/reportTables/{id}`.
+pub async fn update_report_table(
+    State(s): State<AppState>,
+    who: Principal,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    let input: dantoc_store::report_tables::ReportTableInput = crate::params::json(&body)?;
+    let (caller, any) = table_writer(&who, &input)?;
+    let t = s
+        .run(move |db| {
+            db.write(|c| {
+                dantoc_store::report_tables::update(
+                    c,
+                    &caller.actor(),
+                    id,
+                    any,
+                    &input,
+                    &check_query,
+                )
+            })
+        })
+        .await?;
+    Ok(Json(json!(t)))
+}
+
+/// `DELETE /api/reportTables/{id}`.
+pub async fn delete_report_table(
+    State(s): State<AppState>,
+    who: Principal,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let caller = who
+        .require(dantoc_domain::access::Action::ReadData)?
+        .clone();
+    let any = caller.is_global();
+    s.run(move |db| db.write(|c| dantoc_store::report_tables::delete(c, &caller.actor(), id, any)))
+        .await?;
+    Ok(Json(json!({"deleted": id})))
+}
+
+/// The laid-out pivot for a file output (all rows, no paging).
+async fn whole_table(s: &AppState, who: &Principal, q: Option<&str>) -> ApiResult<PivotTable> {
+    let p = Params::parse(q);
+    let (req, comp) = run(s, who, request(&p)?).await?;
+    Ok(table(&p, &req, &comp))
+}
+
+/// `GET /api/analytics.csv`: the pivot in long form (UTF-8 with BOM, code and name columns).
+pub async fn csv(
+    State(s): State<AppState>,
+    who: Principal,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let t = whole_table(&s, &who, q.as_deref()).await?;
+    Ok(file(
+        dantoc_report::csv::write(&t).into_bytes(),
+        "text/csv; charset=utf-8",
+        "dantoc-pivot.csv",
+    ))
+}
+
+/// `GET /api/analytics.xlsx`: the pivot as an Excel workbook laid out as officials expect.
+pub async fn xlsx(
+    State(s): State<AppState>,
+    who: Principal,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let t = whole_table(&s, &who, q.as_deref()).await?;
+    let bytes = tokio::task::spawn_blocking(move || dantoc_report::xlsx::write(&t))
+        .await
+        .map_err(|e| ApiError::Internal(format!("task failed: {e}")))?
+        .map_err(|e| match e {
+            dantoc_report::ReportError::TooLarge { .. } => {
+                ApiError::bad("dimension", e.to_string())
+            }
+            other => ApiError::Internal(other.to_string()),
+        })?;
+    Ok(file(
+        bytes,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "dantoc-pivot.xlsx",
+    ))
+}
+
+/// `GET /api/analytics.sdmx.csv`: the pivot as SDMX-CSV 2.0 (dataflow `DANTOC:DF_DTTS(1.0)`).
+pub async fn sdmx(
+    State(s): State<AppState>,
+    who: Principal,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let t = whole_table(&s, &who, q.as_deref()).await?;
+    let flow = dantoc_report::sdmx::DataflowRef::new("DANTOC", "DF_DTTS", "1.0")
+        .with_name("Số liệu công tác dân tộc");
+    Ok(file(
+        dantoc_report::sdmx::write(&t, &flow).into_bytes(),
+        "application/vnd.sdmx.data+csv; version=2.0.0; charset=utf-8",
+        "dantoc-pivot.sdmx.csv",
+    ))
+}

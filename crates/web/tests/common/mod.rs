@@ -132,6 +132,15 @@ impl Client {
     pub fn get(&self, path: &str) -> Reply {
         reply(self.req(self.agent.get(&self.url(path))).call())
     }
+    /// The body of a GET as bytes (files such as xlsx); panics unless the answer is 200.
+    pub fn get_bytes(&self, path: &str) -> Vec<u8> {
+        let mut r = self
+            .req(self.agent.get(&self.url(path)))
+            .call()
+            .expect("HTTP exchange");
+        assert_eq!(r.status().as_u16(), 200, "GET {path}");
+        r.body_mut().read_to_vec().expect("body")
+    }
     pub fn post(&self, path: &str, content_type: &str, body: &str) -> Reply {
         reply(
             self.req(self.agent.post(&self.url(path)))
