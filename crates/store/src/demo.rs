@@ -99,18 +99,56 @@ fn raw(ind: &str, unit: String, period: &str, disagg: &str, value: f64) -> RawVa
 }
 
 /// Generated values for the communes of one province in one hierarchy over some years.
+/// Average population of a pre-2025 commune of a demo province (population / communes,
+/// rounded), so that generated totals stay near the real ones.
+fn commune_size(old_province: &str) -> f64 {
+    match old_province {
+        "22" => 7_800.0,
+        "04" => 3_400.0,
+        "06" => 3_000.0,
+        _ => 7_300.0,
+    }
+}
+
+/// Population (in 2021) and DTTS share of a pre-2025 commune: drawn once from its code, so that
+/// a current commune can be given the sum of the communes it was formed from.
+fn old_commune_base(code: &str, old_province: &str) -> (f64, f64) {
+    let mut rng = Rng::new(&format!("{code}@2024"));
+    let size = commune_size(old_province);
+    let pop0 = rng.range(0.5 * size, 1.5 * size);
+    let share = (profile(old_province).0 * rng.range(0.35, 1.6)).clamp(0.02, 0.995);
+    (pop0, share)
+}
+
+/// A commune to generate values for: its code, the pre-2025 province its people mostly come
+/// from, and (current communes) the pre-2025 communes it was formed from with their shares.
+pub(crate) type DemoCommune = (String, String, Vec<(String, String, f64)>);
+
 fn commune_values(
-    communes: &[(String, String)],
+    communes: &[DemoCommune],
     v: HierarchyVersion,
     years: std::ops::RangeInclusive<i32>,
 ) -> Vec<RawValue> {
     let mut out = vec![];
-    for (code, old_province) in communes {
+    for (code, old_province, sources) in communes {
         let unit = format!("{code}@{}", v.as_str());
-        let (share, groups) = profile(old_province);
+        let (_, groups) = profile(old_province);
         let mut rng = Rng::new(&unit);
-        let pop0 = rng.range(2500.0, 14000.0);
-        let share = (share * rng.range(0.35, 1.6)).clamp(0.02, 0.995);
+        let (mut pop0, mut share) = old_commune_base(code, old_province);
+        let _ = (rng.range(0.0, 1.0), rng.range(0.0, 1.0));
+        if !sources.is_empty() {
+            // a current commune holds the people of the communes it was formed from
+            let (mut pop, mut dtts) = (0.0, 0.0);
+            for (old, old_p, w) in sources {
+                let (p, sh) = old_commune_base(old, old_p);
+                pop += w * p;
+                dtts += w * p * sh;
+            }
+            if pop > 0.0 {
+                pop0 = pop;
+                share = (dtts / pop).clamp(0.02, 0.995);
+            }
+        }
         let mut weights: Vec<f64> = groups
             .iter()
             .map(|(_, w)| w * rng.range(0.5, 1.5))
@@ -345,16 +383,25 @@ pub fn load(db: &Db) -> Result<bool, StoreError> {
         let mut old = vec![];
         for p in OLD_PROVINCES {
             for u in units::descendants(c, HierarchyVersion::V2024, p, Some(UnitKind::Commune))? {
-                old.push((u.code, p.to_string()));
+                old.push((u.code, p.to_string(), vec![]));
             }
         }
         let mut new = vec![];
         for p in PROVINCES {
             for u in units::descendants(c, HierarchyVersion::V2025, p, Some(UnitKind::Commune))? {
-                let from = units::lineage(c, HierarchyVersion::V2025, &u.code)?
-                    .first()
-                    .map(|l| l.old_code.clone())
-                    .unwrap_or_default();
+                let links = units::lineage(c, HierarchyVersion::V2025, &u.code)?;
+                let from = links.first().map(|l| l.old_code.clone()).unwrap_or_default();
+                let mut sources = vec![];
+                for l in &links {
+                    let prov = c
+                        .query_one(
+                            "SELECT province_code FROM admin_unit WHERE version = '2024' AND code = $1",
+                            &params![&l.old_code],
+                        )?
+                        .map(|r| r.str(0))
+                        .unwrap_or_else(|| p.to_string());
+                    sources.push((l.old_code.clone(), prov, l.weight));
+                }
                 let old_p = c
                     .query_one(
                         "SELECT province_code FROM admin_unit WHERE version = '2024' AND code = $1",
@@ -362,7 +409,7 @@ pub fn load(db: &Db) -> Result<bool, StoreError> {
                     )?
                     .map(|r| r.str(0))
                     .unwrap_or_else(|| p.to_string());
-                new.push((u.code, old_p));
+                new.push((u.code, old_p, sources));
             }
         }
         Ok((old, new))

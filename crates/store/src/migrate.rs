@@ -110,6 +110,7 @@ pub fn fingerprint() -> String {
         .iter()
         .flat_map(|f| f.iter().copied())
         .chain(crate::seed::SEED_ID.bytes())
+        .chain(crate::analytics::ROLLUP_SQL.bytes())
     {
         h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
     }

@@ -3,6 +3,7 @@
 //! and map errors in one place (`error.rs`).
 
 pub mod account_pages;
+pub mod analytics_pages;
 pub mod api;
 pub mod auth;
 pub mod error;
@@ -110,6 +111,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/dataValues/history", get(v::history))
         .route("/", get(pages::home))
+        .route("/phan-tich", get(analytics_pages::pivot_page))
+        .route("/muc-tieu", get(analytics_pages::targets_page))
+        .route("/bao-cao", get(analytics_pages::reports_page))
+        .route("/bao-cao/{id}", get(analytics_pages::open_report))
+        .route("/bang-dieu-khien", get(analytics_pages::dashboard))
+        .route("/static/pivot.js", get(analytics_pages::pivot_js))
         .route("/don-vi/{code}", get(pages::unit))
         .route("/tim-kiem", get(pages::search))
         .route("/chi-tieu", get(pages::indicators_page))

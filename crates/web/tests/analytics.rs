@@ -24,6 +24,7 @@ on_both_backends!(
     anonymous_readers_see_published_figures_only,
     files_open_in_other_programs,
     targets_progress_and_report_tables,
+    analytics_pages_render_in_vietnamese,
 );
 
 /// Đông Ngũ (06877) and Tiên Yên (06862), communes of Quảng Ninh (22) since 1 July 2025.
@@ -411,4 +412,82 @@ fn targets_progress_and_report_tables(s: Server) {
     );
     let audit = s.get("/api/audit?entity=report_table").json();
     assert!(audit.to_string().contains("Dân số DTTS theo xã"), "{audit}");
+}
+
+fn analytics_pages_render_in_vietnamese(s: Server) {
+    write(&s);
+    // the form's simple fields become a DHIS2 query; the table is sorted by a link
+    let page = s.get("/phan-tich?dx=0101&ou=22&level=2&pe=2025&sort=0&desc=1");
+    assert_eq!(page.status, 200, "{}", page.body);
+    let b = &page.body;
+    assert!(b.contains("<table class=\"data pivot\">"), "{b}");
+    let first = b.find("Xã Đông Ngũ").expect("Đông Ngũ in the table");
+    let second = b.find("Xã Tiên Yên").expect("Tiên Yên in the table");
+    assert!(
+        first < second,
+        "sorted by value, largest first: 5.100 before 900"
+    );
+    assert!(
+        b.contains("5.100") && b.contains(">900<"),
+        "Vietnamese numbers"
+    );
+    assert!(
+        b.contains("/api/analytics.xlsx?dimension=dx%3A0101"),
+        "download links keep the query"
+    );
+    assert!(
+        b.contains("sort=0&#38;desc=0"),
+        "the sorted column sorts the other way next"
+    );
+    // a bad choice is said in the page, not as a crash
+    let bad = s.get("/phan-tich?dx=0101&ou=99999&pe=2025");
+    assert_eq!(bad.status, 200);
+    assert!(
+        bad.body.contains("class=\"error\"") && bad.body.contains("99999"),
+        "{}",
+        bad.body
+    );
+    // targets, report tables, dashboard
+    let r = s.put_json(
+        "/api/targets",
+        &json!({"indicator": "x-pop-total", "unit": "06877", "period": "2026", "value": 15000}),
+    );
+    assert_eq!(r.status, 200);
+    let t = s.get("/muc-tieu?unit=06877");
+    assert!(
+        t.body.contains("Xã Đông Ngũ") && t.body.contains("<meter"),
+        "{}",
+        t.body
+    );
+    let r = s.post_json("/api/reportTables", &json!({"name": "Dân số DTTS theo xã", "query": "dimension=dx:0101&dimension=ou:22;LEVEL-2&dimension=pe:2024"}));
+    let id = r.json()["id"].as_i64().unwrap();
+    assert!(
+        s.get("/bao-cao?q=dan+so")
+            .body
+            .contains("Dân số DTTS theo xã")
+    );
+    // opened by link with the period chosen now
+    let link = s.get(&format!("/bao-cao/{id}?pe=2025"));
+    assert_eq!(link.status, 303);
+    let to = link.header("location").unwrap().to_string();
+    assert!(
+        to.contains("pe%3A2025") && to.contains(&format!("bang={id}")),
+        "{to}"
+    );
+    let opened = s.get(&to);
+    assert!(
+        opened.body.contains("Dân số DTTS theo xã") && opened.body.contains("Xã Đông Ngũ"),
+        "{}",
+        opened.body
+    );
+    let d = s.get("/bang-dieu-khien?unit=22");
+    assert_eq!(d.status, 200);
+    assert!(
+        d.body.contains("Bảng điều khiển: Tỉnh Quảng Ninh")
+            && d.body.contains("/api/analytics.svg?"),
+        "{}",
+        d.body
+    );
+    // English labels exist for the navigation
+    assert!(s.get("/phan-tich?lang=en").body.contains(">Analysis<"));
 }

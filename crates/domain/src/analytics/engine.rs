@@ -178,6 +178,10 @@ impl Acc {
             Aggregation::Average if self.n > 0.0 => (Some(self.sum / self.n), None),
             Aggregation::Average => (None, Some("không có giá trị để tính trung bình")),
             Aggregation::WeightedAverage if self.wden != 0.0 => (Some(self.wsum / self.wden), None),
+            // one value (a unit's own figure): itself, weights or not
+            Aggregation::WeightedAverage if self.facts == 1 && self.n > 0.0 => {
+                (Some(self.sum / self.n), None)
+            }
             Aggregation::WeightedAverage => (None, Some("thiếu hoặc bằng 0 ở chỉ tiêu trọng số")),
             Aggregation::Latest => (Some(self.lsum), None),
             Aggregation::None if self.facts == 1 => (Some(self.sum), None),

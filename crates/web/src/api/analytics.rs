@@ -149,7 +149,10 @@ fn dhis2_json(req: &Request, comp: &Computed) -> Value {
                     estimated.push(rows.len());
                 }
                 let mut row: Vec<Value> = codes.into_iter().map(Value::String).collect();
-                row.push(Value::String(dantoc_domain::value::fmt_num(v)));
+                // six decimals are more than any indicator carries; no binary noise
+                row.push(Value::String(dantoc_domain::value::fmt_num(
+                    (v * 1e6).round() / 1e6,
+                )));
                 rows.push(Value::Array(row));
             }
             None => empty.push(json!({"row": codes, "reason": cell.reason})),
