@@ -111,6 +111,17 @@ pub fn canonical_query(p: &Params) -> String {
         if p.get("sex") == Some("1") {
             parts.push(format!("dimension={}", enc("sex:M;F")));
         }
+        // a few breakdown items sit best side by side under each period
+        if p.get("rows").is_none() && p.get("columns").is_none() {
+            let mut cols = vec!["pe"];
+            if p.get("eth") == Some("groups") {
+                cols.push("eth");
+            }
+            if p.get("sex") == Some("1") {
+                cols.push("sex");
+            }
+            parts.push(format!("columns={}", enc(&cols.join(";"))));
+        }
     }
     for k in ["rows", "columns", "hierarchy", "title"] {
         if let Some(v) = p.get(k) {
@@ -187,6 +198,8 @@ pub fn table_view(
     page: usize,
     sort: Option<(usize, bool)>,
 ) -> TableView {
+    // one-item dimensions say the same on every row or column: the title says it once
+    let t = &t.compact();
     // column headers: one row per column dimension, items spanning their sub-columns
     let mut col_heads = vec![];
     for d in 0..t.col_dims.len() {
@@ -353,11 +366,7 @@ pub async fn pivot_page(
         view: None,
         error: None,
         indicators,
-        chart: if qp.each("dimension").iter().any(|d| d.starts_with("pe")) {
-            "line"
-        } else {
-            "bar"
-        },
+        chart: "bar",
         saved_from,
         may_save: who.caller().is_some(),
     };
@@ -373,6 +382,15 @@ pub async fn pivot_page(
                 .and_then(|v| v.parse::<usize>().ok())
                 .map(|col| (col, p.get("desc") == Some("1")));
             let pg = p.get("page").and_then(|v| v.parse().ok()).unwrap_or(1);
+            // periods along an axis when there are a few lines to draw; bars otherwise
+            let periods = comp
+                .dim(dantoc_domain::analytics::DimId::Pe)
+                .map_or(0, |d| d.items.len());
+            page.chart = if periods > 1 && t.rows.len() <= 8 {
+                "line"
+            } else {
+                "bar"
+            };
             page.title = t.title.clone();
             page.source = t.source.clone();
             page.view = Some(table_view(&t, lang, pg, sort));

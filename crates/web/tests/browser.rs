@@ -87,3 +87,22 @@ fn accounts_on_a_phone_sqlite() {
 fn accounts_on_a_phone_postgres() {
     accounts(common::start(dantoc_store::testing::TestDb::postgres()));
 }
+
+fn analytics(s: common::Server) {
+    s.user("lanh-dao", dantoc_domain::access::Role::Viewer, &["22"]);
+    run_script_with(&s, "analytics.mjs", &["lanh-dao", common::PASSWORD]);
+    let saved =
+        s.db.read(|c| dantoc_store::report_tables::list(c, Some("lanh-dao"), "quang ninh"))
+            .unwrap();
+    assert_eq!(saved.len(), 1, "the table saved in the browser is stored");
+}
+
+#[test]
+fn analytics_pages_on_a_phone_sqlite() {
+    analytics(common::start(dantoc_store::testing::TestDb::sqlite()));
+}
+
+#[test]
+fn analytics_pages_on_a_phone_postgres() {
+    analytics(common::start(dantoc_store::testing::TestDb::postgres()));
+}

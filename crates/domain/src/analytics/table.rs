@@ -77,6 +77,40 @@ impl PivotTable {
         })
     }
 
+    /// The same table without the row and column dimensions that have a single item (they say
+    /// the same on every row or column; the title says it once) — for charts and narrow pages.
+    /// One dimension is kept on each side that has any.
+    pub fn compact(&self) -> PivotTable {
+        let keep = |dims: &[Dim]| -> Vec<usize> {
+            let mut k: Vec<usize> = (0..dims.len())
+                .filter(|&d| dims[d].items.len() > 1)
+                .collect();
+            if k.is_empty() && !dims.is_empty() {
+                k.push(dims.len() - 1);
+            }
+            k
+        };
+        let (kr, kc) = (keep(&self.row_dims), keep(&self.col_dims));
+        PivotTable {
+            title: self.title.clone(),
+            source: self.source.clone(),
+            row_dims: kr.iter().map(|&d| self.row_dims[d].clone()).collect(),
+            col_dims: kc.iter().map(|&d| self.col_dims[d].clone()).collect(),
+            filters: self.filters.clone(),
+            rows: self
+                .rows
+                .iter()
+                .map(|r| kr.iter().map(|&d| r[d]).collect())
+                .collect(),
+            cols: self
+                .cols
+                .iter()
+                .map(|c| kc.iter().map(|&d| c[d]).collect())
+                .collect(),
+            cells: self.cells.clone(),
+        }
+    }
+
     /// A small example, for tests of the outputs: population of two ethnic groups by sex in
     /// two provinces.
     pub fn sample() -> PivotTable {
@@ -147,5 +181,32 @@ impl PivotTable {
                 ],
             ],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_drops_single_item_dimensions() {
+        let mut t = PivotTable::sample();
+        // a one-item dimension in rows (the indicator), before the two real ones
+        let dx = t.filters.remove(0);
+        t.row_dims.insert(0, dx);
+        t.rows.iter_mut().for_each(|r| r.insert(0, 0));
+        let c = t.compact();
+        assert_eq!(
+            c.row_dims.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+            ["ou", "eth"]
+        );
+        assert_eq!(c.rows, PivotTable::sample().rows);
+        assert_eq!(c.cells, t.cells);
+        // a table of one row keeps its last row dimension
+        let mut one = PivotTable::sample();
+        one.row_dims.iter_mut().for_each(|d| d.items.truncate(1));
+        one.rows = vec![vec![0, 0]];
+        one.cells.truncate(1);
+        assert_eq!(one.compact().row_dims.len(), 1);
     }
 }

@@ -251,7 +251,11 @@ pub async fn svg(
         ));
     }
     let (req, comp) = run(&s, &who, request(&p)?).await?;
-    let t = table(&p, &req, &comp);
+    let mut t = table(&p, &req, &comp).compact();
+    // two decimals are plenty on a chart
+    for c in t.cells.iter_mut().flatten() {
+        c.value = c.value.map(|v| (v * 100.0).round() / 100.0);
+    }
     let mut data = dantoc_report::charts::from_table(&t);
     let periods_in_rows = t.row_dims.iter().any(|d| d.id == "pe");
     let svg = match kind.as_str() {
