@@ -38,6 +38,16 @@ fn from_row(r: &Row) -> AdminUnit {
 
 /// `col LIKE '%w%'` for each folded word of `q` (AND). Folding keeps only letters and digits,
 /// so no LIKE wildcard can come from the user.
+/// Abbreviations of Vietnamese officialdom, folded, with what they stand for.
+const ABBREVIATIONS: &[(&str, &str)] = &[
+    ("dtts", "dan toc thieu so"),
+    ("cntt", "cong nghe thong tin"),
+    ("ncut", "nguoi co uy tin"),
+    ("ubnd", "uy ban nhan dan"),
+    ("csdl", "co so du lieu"),
+    ("khcn", "khoa hoc, cong nghe"),
+];
+
 pub fn folded_filter(q: &str, col: &str) -> (String, Vec<Val>) {
     let words: Vec<String> = fold(q)
         .split(' ')
@@ -49,9 +59,15 @@ pub fn folded_filter(q: &str, col: &str) -> (String, Vec<Val>) {
     }
     let mut sql = vec![];
     let mut params = vec![];
-    for (i, w) in words.iter().enumerate() {
-        sql.push(format!("{col} LIKE ${}", i + 1));
+    for w in &words {
         params.push(Val::Text(format!("%{w}%")));
+        let mut alt = format!("{col} LIKE ${}", params.len());
+        // the abbreviations officials write, found in full too
+        if let Some((_, full)) = ABBREVIATIONS.iter().find(|(a, _)| a == w) {
+            params.push(Val::Text(format!("%{full}%")));
+            alt = format!("({alt} OR {col} LIKE ${})", params.len());
+        }
+        sql.push(alt);
     }
     (sql.join(" AND "), params)
 }

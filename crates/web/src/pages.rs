@@ -361,6 +361,8 @@ struct SearchPage {
     c: Ctx,
     q: String,
     results: Vec<AdminUnit>,
+    indicators: Vec<dantoc_domain::indicator::Indicator>,
+    tables: Vec<dantoc_store::report_tables::ReportTable>,
 }
 
 pub async fn search(
@@ -382,21 +384,28 @@ pub async fn search(
     .with(&who);
     let lang = c.lang;
     let q2 = query.clone();
+    let user = who.caller().map(|c| c.user.username.clone());
     match s
         .read(move |conn| {
             if q2.is_empty() {
-                Ok(vec![])
+                Ok((vec![], vec![], vec![]))
             } else {
-                units::search(conn, &q2, None, 100)
+                Ok((
+                    units::search(conn, &q2, None, 100)?,
+                    indicators::search(conn, &q2, 50)?,
+                    dantoc_store::report_tables::list(conn, user.as_deref(), &q2)?,
+                ))
             }
         })
         .await
     {
-        Ok(results) => render_page(
+        Ok((results, indicators, tables)) => render_page(
             SearchPage {
                 c,
                 q: query,
                 results,
+                indicators,
+                tables,
             },
             lang,
             StatusCode::OK,

@@ -466,6 +466,10 @@ fn analytics_pages_render_in_vietnamese(s: Server) {
             .body
             .contains("Dân số DTTS theo xã")
     );
+    // the search box finds report tables and indicators in any case, without diacritics
+    let found = s.get("/tim-kiem?q=DAN+SO+dtts").body;
+    assert!(found.contains(&format!("/bao-cao/{id}")), "{found}");
+    assert!(found.contains("/phan-tich?dx=0101"), "{found}");
     // opened by link with the period chosen now
     let link = s.get(&format!("/bao-cao/{id}?pe=2025"));
     assert_eq!(link.status, 303);
