@@ -137,6 +137,10 @@ impl Matcher {
     }
 }
 
+/// The most cells one pivot computes (DHIS2 caps analytics answers at 50,000 rows; this is the
+/// engine's memory bound — pages and files page or stream what it computes).
+pub const MAX_CELLS: usize = 2_000_000;
+
 /// GSO 2008 code of the Kinh; every other group is an ethnic minority (DTTS).
 pub const KINH: &str = "01";
 
@@ -429,6 +433,16 @@ pub fn compute(req: &Request, input: &Input) -> Result<Computed, Problems> {
         }
     }
 
+    if acc.len() > MAX_CELLS {
+        let mut p = Problems::default();
+        p.push(FieldError::new(
+            "dimension",
+            format!(
+                "the pivot would have more than {MAX_CELLS} cells: choose fewer indicators, units, periods or breakdowns (or page through /api/pivot)"
+            ),
+        ));
+        return Err(p);
+    }
     // Rule 3: per cell, the breakdown level with the fewest dimensions.
     let mut best: HashMap<Key, (u8, Acc)> = HashMap::new();
     for ((key, ds), a) in acc {
