@@ -373,16 +373,14 @@ fn nation() -> OutUnit {
     }
 }
 
-/// Every stored period that can roll up into one of `periods`.
-fn stored_periods(periods: &[Period]) -> Vec<String> {
+/// Every stored period of the given types that can roll up into one of `periods`. Values are
+/// stored with their indicator's period type (the import refuses any other), so a pivot over
+/// yearly indicators reads one period per year instead of nineteen (year, halves, quarters,
+/// months): each is one more index probe per unit and indicator (BENCHMARKS.md, issue #5).
+fn stored_periods(periods: &[Period], types: &BTreeSet<PeriodType>) -> Vec<String> {
     let mut out = BTreeSet::new();
     for p in periods {
-        for k in [
-            PeriodType::Yearly,
-            PeriodType::SixMonthly,
-            PeriodType::Quarterly,
-            PeriodType::Monthly,
-        ] {
+        for &k in types {
             for s in p.split(k) {
                 out.insert(s.to_string());
             }
@@ -440,6 +438,8 @@ pub fn pivot(
 
     // indicators asked, then those their formulas need
     let mut inds: Vec<(i64, IndicatorInfo)> = vec![];
+    // the period types values of the stored indicators are kept in
+    let mut period_types: BTreeSet<PeriodType> = BTreeSet::new();
     let mut problems = dantoc_domain::Problems::default();
     let mut queue: Vec<(String, bool)> = dx.iter().map(|c| (c.clone(), true)).collect();
     let mut i = 0;
@@ -450,7 +450,7 @@ pub fn pivot(
             continue;
         }
         let Some(r) = c.query_one(
-            "SELECT id, code, name_vi, aggregation, formula FROM indicator WHERE code = $1",
+            "SELECT id, code, name_vi, aggregation, formula, period_type FROM indicator WHERE code = $1",
             &[Val::from(code.as_str())],
         )?
         else {
@@ -473,6 +473,21 @@ pub fn pivot(
             },
             None => None,
         };
+        if formula.is_none() {
+            // an unknown type reads every type (as before types were known)
+            match r.str(5).parse::<PeriodType>() {
+                Ok(t) => period_types.insert(t),
+                Err(_) => {
+                    period_types.extend([
+                        PeriodType::Yearly,
+                        PeriodType::SixMonthly,
+                        PeriodType::Quarterly,
+                        PeriodType::Monthly,
+                    ]);
+                    true
+                }
+            };
+        }
         inds.push((
             r.i64(0),
             IndicatorInfo {
@@ -508,7 +523,7 @@ pub fn pivot(
         .map(|r| (r.str(0), r.str(1)))
         .collect();
 
-    let periods_sql = stored_periods(&periods);
+    let periods_sql = stored_periods(&periods, &period_types);
     let mut facts: Vec<Fact> = vec![];
     if !stored.is_empty() && !periods_sql.is_empty() && !units.is_empty() {
         let by_id: HashMap<i64, usize> = stored.iter().map(|(k, id)| (*id, *k)).collect();
@@ -693,8 +708,8 @@ fn raw_facts(
         };
         // From the units to their values. SQLite keeps a CROSS JOIN's order (PostgreSQL plans
         // it as any inner join): left free, it walks every value of the indicators and periods
-        // and probes the roll-up once per requested unit for each (measured with 124 communes:
-        // 1.5 s on 40 M values instead of milliseconds; BENCHMARKS.md, issue #5).
+        // and probes the roll-up once per requested unit for each (the 124 communes of one
+        // province, ten indicators, 40 M values: 16 s instead of 0.15 s; BENCHMARKS.md, issue #5).
         for chunk in areas.chunks(2000) {
             let rows = c.query(
                 &format!(
