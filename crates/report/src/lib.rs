@@ -1,8 +1,11 @@
 //! Outputs of a laid-out pivot table ([`dantoc_domain::analytics::PivotTable`]): files officials
-//! open (CSV, xlsx), statistical exchange (SDMX-CSV 2.0) and server-side SVG charts.
+//! open (CSV, xlsx), statistical exchange (SDMX-CSV 2.0), server-side SVG charts and choropleth
+//! maps (SVG, and PNG for print and reports).
 //! No I/O beyond writing into a `Vec<u8>`/`String`; no HTTP.
 
 pub mod charts;
+pub mod classes;
+pub mod map;
 
 pub mod csv;
 pub mod sdmx;
@@ -32,4 +35,7 @@ pub enum ReportError {
     Csv(#[from] ::csv::Error),
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    /// The SVG could not be rendered to PNG (not parsable, or an image too large).
+    #[error("png: {0}")]
+    Png(String),
 }
