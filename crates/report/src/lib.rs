@@ -9,6 +9,7 @@ pub mod map;
 
 pub mod csv;
 pub mod sdmx;
+mod svg;
 pub mod xlsx;
 
 #[cfg(test)]
