@@ -13,6 +13,12 @@ if ! command -v chromium >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
+# GDAL's OGC API – Features client (ogrinfo, OAPIF driver) reads /ogcapi in crates/web/tests/gis.rs.
+if ! command -v ogrinfo >/dev/null; then
+  echo "test.sh: installing gdal-bin from Debian packages" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq gdal-bin >/dev/null
+fi
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
   echo "test.sh: installing playwright-core (npm ci in tests/browser)" >&2
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)

@@ -82,6 +82,11 @@ enum Command {
         #[command(subcommand)]
         what: AuditWhat,
     },
+    /// Boundaries and village points (issue #6).
+    Gis {
+        #[command(subcommand)]
+        what: GisWhat,
+    },
     /// Write a consistent backup of the database to FILE while the server runs
     /// (SQLite: online backup; PostgreSQL: pg_dump, custom format).
     Backup { file: PathBuf },
@@ -160,6 +165,17 @@ enum AuditWhat {
 }
 
 #[derive(Subcommand)]
+enum GisWhat {
+    /// Units with and without a boundary per hierarchy and tier (the join rate), boundaries
+    /// repaired, village points.
+    Report {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum ImportWhat {
     /// Data values: columns indicator,unit,period,disaggregation,value[,comment,followup] (or DHIS2's CSV columns).
     Values {
@@ -172,8 +188,22 @@ enum ImportWhat {
     },
     /// Indicator catalogue entries (the columns of `export indicators`); existing codes are replaced.
     Indicators { file: PathBuf },
-    /// Villages: columns commune_code,code,name[,type,version].
+    /// Villages: columns commune_code,code,name[,type,version]; with lon,lat columns (or a
+    /// GeoJSON file of points) their points too — without coordinates a village is placed at
+    /// its commune's centroid, flagged geocoded.
     Villages { file: PathBuf },
+    /// A province's own boundaries (GeoJSON FeatureCollection of Polygons/MultiPolygons), all
+    /// or nothing: each feature names its unit in a property; boundaries are checked, repaired
+    /// and replace those stored.
+    Boundaries {
+        file: PathBuf,
+        /// Hierarchy of the codes: 2025 (current) or 2024.
+        #[arg(long, default_value = "2025")]
+        version: String,
+        /// The feature property holding the unit code (`id`: the feature's id).
+        #[arg(long, default_value = "code")]
+        code_property: String,
+    },
     /// Lineage weights for split communes: columns old_code,new_code,weight.
     LineageWeights { file: PathBuf },
 }
@@ -362,6 +392,29 @@ fn import_values(
         c.deleted
     );
     Ok(())
+}
+
+/// The file's name without its folders (recorded as the source of what it brought).
+fn file_name(file: &std::path::Path) -> String {
+    file.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| file.display().to_string())
+}
+
+/// Does a villages file carry points: GeoJSON, or CSV with `lon`/`lat` columns?
+fn with_points(file: &std::path::Path) -> Result<bool> {
+    let name = file_name(file).to_lowercase();
+    if name.ends_with(".geojson") || name.ends_with(".json") {
+        return Ok(true);
+    }
+    let f = File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(f), &mut first)?;
+    Ok(first
+        .trim_start_matches('\u{feff}')
+        .split([',', ';', '\t'])
+        .map(|h| h.trim().trim_matches('"').to_lowercase())
+        .any(|h| ["lon", "lng", "longitude", "lat", "latitude"].contains(&h.as_str())))
 }
 
 /// A new password: from the first line of standard input, or asked twice on the terminal.
@@ -683,12 +736,57 @@ fn main() -> Result<()> {
                         .map_err(|e| refuse(file, e))?;
                     println!("indicators: {} created, {} updated", c.created, c.updated);
                 }
+                ImportWhat::Villages { file } if with_points(file)? => {
+                    let bytes = std::fs::read(file)
+                        .with_context(|| format!("cannot open {}", file.display()))?;
+                    let name = file_name(file);
+                    let c = dantoc_store::gis::import_villages(&db, &actor, &name, &bytes)
+                        .map_err(|e| refuse(file, e))?;
+                    println!(
+                        "villages: {} created, {} existing located, {} placed at their commune's centroid (geocoded)",
+                        c.created, c.located, c.geocoded
+                    );
+                    if !c.outside.is_empty() {
+                        eprintln!(
+                            "warning: {} village point(s) lie outside their commune's boundary: {}",
+                            c.outside.len(),
+                            c.outside.join(", ")
+                        );
+                    }
+                }
                 ImportWhat::Villages { file } => {
                     let f = File::open(file)
                         .with_context(|| format!("cannot open {}", file.display()))?;
                     let c = csv_reference::import_villages(&db, &actor, f)
                         .map_err(|e| refuse(file, e))?;
                     println!("villages: {} created", c.created);
+                }
+                ImportWhat::Boundaries {
+                    file,
+                    version,
+                    code_property,
+                } => {
+                    let v: HierarchyVersion = version.parse().map_err(anyhow::Error::msg)?;
+                    let text = std::fs::read_to_string(file)
+                        .with_context(|| format!("cannot read {} as UTF-8 text", file.display()))?;
+                    let opts = dantoc_store::gis::BoundaryImport {
+                        version: v,
+                        code_property: code_property.clone(),
+                        name: file_name(file),
+                    };
+                    let c = dantoc_store::gis::import_boundaries(&db, &actor, &opts, &text)
+                        .map_err(|e| refuse(file, e))?;
+                    println!(
+                        "boundaries: {} replaced, {} added, {} repaired, {} re-oriented; {} village(s) at a commune centroid moved",
+                        c.replaced,
+                        c.added,
+                        c.repaired.len(),
+                        c.reoriented,
+                        c.villages_moved
+                    );
+                    for (code, why) in &c.repaired {
+                        println!("  repaired {code}: {why}");
+                    }
                 }
                 ImportWhat::LineageWeights { file } => {
                     let f = File::open(file)
@@ -702,6 +800,17 @@ fn main() -> Result<()> {
         Command::User { what } => user_command(&open(&cli)?, what)?,
         Command::Token { what } => token_command(&open(&cli)?, what)?,
         Command::Audit { what } => audit_command(&open(&cli)?, what)?,
+        Command::Gis {
+            what: GisWhat::Report { json },
+        } => {
+            let db = open(&cli)?;
+            let r = db.read(dantoc_store::gis::report)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print!("{}", r.text());
+            }
+        }
         Command::Backup { file } => {
             let db = open(&cli)?;
             let url = database_url(&cli);

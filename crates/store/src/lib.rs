@@ -13,6 +13,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod ethnic;
+pub mod gis;
 pub mod indicators;
 pub mod migrate;
 pub mod personal;
@@ -33,5 +34,6 @@ pub fn open(url: &str) -> Result<Db, StoreError> {
     let db = Db::open(url)?;
     migrate::migrate(&db)?;
     seed::load_reference(&db)?;
+    gis::load_seed(&db)?;
     Ok(db)
 }

@@ -38,6 +38,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0004_analytics.sql"),
         then: Some(crate::analytics::rebuild_rollup_step),
     },
+    Migration {
+        version: 5,
+        name: "geometry",
+        sqlite: include_str!("../migrations/sqlite/0005_geometry.sql"),
+        postgres: include_str!("../migrations/postgres/0005_geometry.sql"),
+        then: None,
+    },
 ];
 
 /// Apply the migrations not yet applied; returns the versions applied now.
@@ -110,6 +117,7 @@ pub fn fingerprint() -> String {
         .iter()
         .flat_map(|f| f.iter().copied())
         .chain(crate::seed::SEED_ID.bytes())
+        .chain(crate::gis::SEED_ID.bytes())
         .chain(crate::analytics::ROLLUP_SQL.bytes())
     {
         h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);

@@ -77,6 +77,22 @@ pub fn router(state: AppState) -> Router {
             get(r::unit_lineage).put(r::set_lineage_weights),
         )
         .route("/api/units/{code}/villages", post(r::create_village))
+        .route("/api/units.geojson", get(api::ogc::units_geojson))
+        .route("/api/units/at", get(api::ogc::units_at))
+        .route("/api/units/near", get(api::ogc::units_near))
+        .route(
+            "/api/units/{code}/villages.geojson",
+            get(api::ogc::unit_villages),
+        )
+        .route("/ogcapi", get(api::ogc::landing))
+        .route("/ogcapi/conformance", get(api::ogc::conformance))
+        .route("/ogcapi/collections", get(api::ogc::collections))
+        .route("/ogcapi/collections/{id}", get(api::ogc::collection))
+        .route("/ogcapi/collections/{id}/items", get(api::ogc::items))
+        .route(
+            "/ogcapi/collections/{id}/items/{feature}",
+            get(api::ogc::item),
+        )
         .route("/api/ethnic-groups", get(r::list_ethnic))
         .route("/api/ethnic-groups/{code}", get(r::get_ethnic))
         .route(
