@@ -15,6 +15,7 @@ pub mod error;
 pub mod ethnic;
 pub mod gis;
 pub mod indicators;
+pub mod maps;
 pub mod migrate;
 pub mod personal;
 pub mod report_tables;

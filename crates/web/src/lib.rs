@@ -108,6 +108,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/analytics.json", get(api::analytics::dhis2))
         .route("/api/analytics.svg", get(api::analytics::svg))
         .route("/api/pivot", get(api::analytics::native))
+        .route("/api/maps/choropleth.svg", get(api::maps::svg))
+        .route("/api/maps/choropleth.png", get(api::maps::png))
         .route("/api/analytics.csv", get(api::analytics::csv))
         .route("/api/analytics.xlsx", get(api::analytics::xlsx))
         .route("/api/analytics.sdmx.csv", get(api::analytics::sdmx))

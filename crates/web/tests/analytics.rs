@@ -25,6 +25,7 @@ on_both_backends!(
     files_open_in_other_programs,
     targets_progress_and_report_tables,
     analytics_pages_render_in_vietnamese,
+    choropleth_of_a_pivot,
 );
 
 /// Đông Ngũ (06877) and Tiên Yên (06862), communes of Quảng Ninh (22) since 1 July 2025.
@@ -494,4 +495,36 @@ fn analytics_pages_render_in_vietnamese(s: Server) {
     );
     // English labels exist for the navigation
     assert!(s.get("/phan-tich?lang=en").body.contains(">Analysis<"));
+}
+
+fn choropleth_of_a_pivot(s: Server) {
+    write(&s);
+    let q = "indicator=0101&period=2025&ou=22;LEVEL-2&method=jenks&classes=3&width=360";
+    let r = s.get(&format!("/api/maps/choropleth.svg?{q}"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.header("content-type")
+            .unwrap()
+            .starts_with("image/svg+xml")
+    );
+    // one path per commune of Quảng Ninh, those without figures hatched
+    let paths = r.body.matches("<path data-code=").count();
+    assert_eq!(paths, 54, "{}", &r.body[..300.min(r.body.len())]);
+    assert!(r.body.contains("data-code=\"06877\""));
+    assert!(
+        r.body.contains("Xã Đông Ngũ: 5.100"),
+        "the tooltip says the figure the Vietnamese way"
+    );
+    assert!(r.body.contains("Không có số liệu"));
+    let png = s.admin.get_bytes(&format!("/api/maps/choropleth.png?{q}"));
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(
+        s.get("/api/maps/choropleth.svg?indicator=0101&period=2025&method=kmeans")
+            .status,
+        400
+    );
+    assert_eq!(
+        s.get("/api/maps/choropleth.svg?period=2025").json()["errors"][0]["field"],
+        "indicator"
+    );
 }

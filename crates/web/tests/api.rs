@@ -394,6 +394,8 @@ fn openapi_documents_every_route(s: Server) {
         ("/api/reportTables/{id}", "get"),
         ("/api/reportTables/{id}", "put"),
         ("/api/reportTables/{id}", "delete"),
+        ("/api/maps/choropleth.svg", "get"),
+        ("/api/maps/choropleth.png", "get"),
     ];
     for (p, m) in expected {
         assert!(
