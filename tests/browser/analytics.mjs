@@ -72,7 +72,7 @@ try {
   await page.goto(base + '/bang-dieu-khien?unit=22');
   assert.match(await page.locator('h1').textContent(), /Tỉnh Quảng Ninh/);
   const charts = await imagesLoaded();
-  assert.equal(charts.length, 3);
+  assert.equal(charts.length, 4, 'three charts and a map');
   assert.ok(charts.every((w) => w > 0), `charts loaded: ${charts}`);
   assert.ok((await page.locator('meter').count()) >= 10, 'target progress of the ten plan targets');
   assert.ok(await fitsWidth(page), 'the dashboard fits 360 px');

@@ -639,7 +639,7 @@ pub async fn dashboard(
     };
     let ou = enc(&format!("ou:{unit}"));
     let ou_level = enc(&format!("ou:{unit};LEVEL-2"));
-    let charts = vec![
+    let mut charts = vec![
         (
             "Dân số DTTS theo dân tộc, năm trước".to_string(),
             format!(
@@ -662,6 +662,14 @@ pub async fn dashboard(
             ),
         ),
     ];
+    charts.push((
+        "Bản đồ: dân số DTTS theo xã, năm trước".to_string(),
+        format!(
+            "/api/maps/choropleth.svg?indicator=0101&period=LAST_YEAR&ou={}&method=jenks&width=400&unit={}",
+            enc(&format!("{unit};LEVEL-2")),
+            enc("người")
+        ),
+    ));
     let table_q = format!(
         "dimension=dx:0101;x-cnscd-to;x-cnscd-tv;x-thon-noms&dimension={ou_level}&filter=pe:LAST_YEAR&rows=ou&columns=dx"
     );
