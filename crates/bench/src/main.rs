@@ -17,7 +17,16 @@
 //!
 //! `dantoc-bench server [--binary PATH] [--starts N] [--idle SECONDS]`: start-up time and idle
 //! memory of the release server binary (see `server.rs`; `cargo build --release` first).
+//!
+//! `dantoc-bench analytics [--scale F] [--only sqlite|postgres] [--runs N] [--keep]
+//! [--no-duckdb]`: pivots over a national dataset on both engines and in DuckDB (issue #5, see
+//! `analytics.rs`).
+//!
+//! `dantoc-bench gis [--binary PATH] [--runs N] [--only sqlite|postgres]`: OGC API – Features
+//! pages of 1,000 communes on both engines (issue #6, see `gis.rs`).
 
+mod analytics;
+mod gis;
 mod server;
 
 use dantoc_domain::admin::{HierarchyVersion, UnitKind};
@@ -73,7 +82,7 @@ struct Args {
     only: Option<Engine>,
 }
 
-const USAGE: &str = "usage: dantoc-bench [--rows N] [--only sqlite|postgres]\n       dantoc-bench server [--binary PATH] [--starts N] [--idle SECONDS]";
+const USAGE: &str = "usage: dantoc-bench [--rows N] [--only sqlite|postgres]\n       dantoc-bench server [--binary PATH] [--starts N] [--idle SECONDS]\n       dantoc-bench analytics [--scale F] [--only sqlite|postgres] [--runs N] [--keep] [--no-duckdb]\n       dantoc-bench gis [--binary PATH] [--runs N] [--only sqlite|postgres]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
@@ -634,6 +643,18 @@ fn server_main() {
 fn main() {
     if std::env::args().nth(1).as_deref() == Some("server") {
         return server_main();
+    }
+    if std::env::args().nth(1).as_deref() == Some("gis") {
+        std::process::exit(gis::main(std::env::args().skip(2)));
+    }
+    if std::env::args().nth(1).as_deref() == Some("analytics") {
+        match analytics::parse_args(std::env::args().skip(2)) {
+            Ok(a) => std::process::exit(analytics::main(a)),
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(2);
+            }
+        }
     }
     let args = match parse_args() {
         Ok(a) => a,
