@@ -490,7 +490,8 @@ struct Row<'a> {
 }
 
 /// Every row of one stored indicator in primary-key order (period, unit, disaggregation: the
-/// key is indicator, period, unit, disaggregation since migration 0003).
+/// key is indicator, period (its first month, then its text), unit, disaggregation since
+/// migration 0003).
 fn each_row(
     plan: &Plan,
     ids: &Ids,
@@ -1146,6 +1147,12 @@ fn diagnose(db: &Db, plan: &Plan) -> Result<(), Error> {
         )
     };
     let raw = |inds: &str, pers: &str, areas: &str| {
+        // the key holds each period's first month before its text (years only here)
+        let starts = pers
+            .split(',')
+            .map(|p| (p.trim_matches('\'').parse::<i64>().unwrap_or(0) * 12).to_string())
+            .collect::<Vec<_>>()
+            .join(",");
         format!(
             "SELECT r.ancestor_id, d.indicator_id, d.period, d.disagg_id, r.direct,
                     SUM(d.value * r.weight), SUM(r.weight),
@@ -1155,9 +1162,11 @@ fn diagnose(db: &Db, plan: &Plan) -> Result<(), Error> {
              CROSS JOIN data_value d
              JOIN indicator i ON i.id = d.indicator_id
              LEFT JOIN indicator wi ON wi.code = i.weight_indicator
-             LEFT JOIN data_value w ON w.indicator_id = wi.id AND w.unit_id = d.unit_id AND w.period = d.period AND w.disagg_id = d.disagg_id
+             LEFT JOIN data_value w ON w.indicator_id = wi.id AND w.month_start = d.month_start AND w.unit_id = d.unit_id
+                  AND w.disagg_id = d.disagg_id AND w.period = d.period
              WHERE d.unit_id = r.unit_id
-               AND r.ancestor_id IN ({areas}) AND d.indicator_id IN ({inds}) AND d.period IN ({pers})
+               AND r.ancestor_id IN ({areas}) AND d.indicator_id IN ({inds})
+               AND d.month_start IN ({starts}) AND d.period IN ({pers})
                AND d.value IS NOT NULL
              GROUP BY r.ancestor_id, d.indicator_id, d.period, d.disagg_id, r.direct"
         )

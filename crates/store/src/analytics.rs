@@ -209,8 +209,10 @@ pub fn refresh(db: &Db, limit: usize) -> Result<usize, StoreError> {
                      JOIN unit_rollup r ON r.unit_id = d.unit_id
                      JOIN admin_unit a ON a.id = r.ancestor_id AND a.version = '2025' AND a.kind = 'province'
                      {WEIGHT_JOIN}
-                     WHERE d.indicator_id = $1 AND d.period = $2 AND d.value IS NOT NULL
-                     GROUP BY d.indicator_id, d.period, r.ancestor_id, d.disagg_id, r.direct"
+                     WHERE d.indicator_id = $1 AND d.month_start IN ({}) AND d.period = $2
+                       AND d.value IS NOT NULL
+                     GROUP BY d.indicator_id, d.period, r.ancestor_id, d.disagg_id, r.direct",
+                    month_starts(std::slice::from_ref(per))
                 ),
                 &p,
             )?;
@@ -248,7 +250,8 @@ pub fn refresh_all(db: &Db) -> Result<usize, StoreError> {
 /// period and disaggregation.
 const WEIGHT_JOIN: &str = "JOIN indicator i ON i.id = d.indicator_id
      LEFT JOIN indicator wi ON wi.code = i.weight_indicator
-     LEFT JOIN data_value w ON w.indicator_id = wi.id AND w.unit_id = d.unit_id AND w.period = d.period AND w.disagg_id = d.disagg_id";
+     LEFT JOIN data_value w ON w.indicator_id = wi.id AND w.month_start = d.month_start AND w.unit_id = d.unit_id
+          AND w.disagg_id = d.disagg_id AND w.period = d.period";
 
 /// One requested unit.
 #[derive(Debug, Clone)]
@@ -661,6 +664,21 @@ fn id_list(ids: impl IntoIterator<Item = i64>) -> String {
         .join(",")
 }
 
+/// The first month of each period, as an SQL list (`data_value`'s primary key holds it before
+/// the period's text: lookups by period give it too).
+fn month_starts(periods: &[String]) -> String {
+    let starts: BTreeSet<i64> = periods
+        .iter()
+        .filter_map(|p| p.parse::<Period>().ok())
+        .map(|p| p.month_range().0 as i64)
+        .collect();
+    if starts.is_empty() {
+        "NULL".into()
+    } else {
+        id_list(starts)
+    }
+}
+
 fn text_params(first: usize, items: &[String]) -> (String, Vec<Val>) {
     let marks = (0..items.len())
         .map(|i| format!("${}", first + i))
@@ -742,11 +760,13 @@ fn raw_facts(
                      CROSS JOIN data_value d
                      {WEIGHT_JOIN}
                      WHERE d.unit_id = r.unit_id
-                       AND r.ancestor_id IN ({}) AND d.indicator_id IN ({}) AND d.period IN ({pm})
+                       AND r.ancestor_id IN ({}) AND d.indicator_id IN ({})
+                       AND d.month_start IN ({}) AND d.period IN ({pm})
                        AND d.value IS NOT NULL {vis}
                      GROUP BY r.ancestor_id, d.indicator_id, d.period, d.disagg_id, r.direct",
                     id_list(chunk.iter().map(|a| a.0)),
-                    id_list(ind_ids.iter().copied())
+                    id_list(ind_ids.iter().copied()),
+                    month_starts(periods)
                 ),
                 &p,
             )?;

@@ -1,6 +1,7 @@
 //! Bulk paths for large imports, one per engine: prepared statements on the native SQLite
 //! connection; on PostgreSQL, binary COPY — straight into `data_value` when none of the
-//! values is stored yet, otherwise into a staging table merged by two statements.
+//! values is stored yet (most of them while the import is still reading the rest: [`Stream`]),
+//! otherwise into a staging table merged by two statements.
 //! Both give the same result as the portable per-value path in `values.rs`
 //! (tests run both paths on both engines).
 //!
@@ -247,7 +248,8 @@ pub(crate) fn sqlite(c: &mut dyn Conn, w: &Write) -> Result<ImportCount, StoreEr
             r.indicator_id,
             r.unit_id,
             ptext,
-            w.disagg_ids[r.disagg as usize]
+            w.disagg_ids[r.disagg as usize],
+            r.period.month_range().0
         ])?;
         Ok(n > 0)
     };
@@ -332,83 +334,175 @@ fn stage_types() -> [postgres::types::Type; 10] {
     ]
 }
 
-/// Whether some value of the batch may already be stored: any stored value for one of the
-/// batch's (indicator, unit, period) triples. Cheap: one index probe per triple.
-fn any_stored(client: &mut postgres::Client, w: &Write) -> Result<bool, StoreError> {
-    let (mut inds, mut units, mut periods) = (vec![], vec![], vec![]);
-    let mut last: Option<(i64, i64, Period)> = None;
-    for &i in w.order {
-        let r = &w.rows[i];
-        let k = (r.indicator_id, r.unit_id, r.period);
+/// Whether some of the values may already be stored: any stored value for one of their
+/// (indicator, period, unit) triples. Cheap: one index probe per triple (values of one triple
+/// come together in key order, and mostly in file order too).
+fn any_stored<'r>(
+    client: &mut postgres::Client,
+    rows: impl Iterator<Item = &'r Checked>,
+) -> Result<bool, StoreError> {
+    let (mut inds, mut starts, mut units, mut periods) = (vec![], vec![], vec![], vec![]);
+    let mut last: Option<(i64, Period, i64)> = None;
+    for r in rows {
+        let k = (r.indicator_id, r.period, r.unit_id);
         if last != Some(k) {
             inds.push(k.0);
-            units.push(k.1);
-            periods.push(k.2.to_string());
+            starts.push(k.1.month_range().0 as i64);
+            periods.push(k.1.to_string());
+            units.push(k.2);
             last = Some(k);
         }
     }
     Ok(client
         .query_one(
-            "SELECT EXISTS (SELECT 1 FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS k(i, u, p)
-               JOIN data_value d ON d.indicator_id = k.i AND d.unit_id = k.u AND d.period = k.p)",
-            &[&inds, &units, &periods],
+            "SELECT EXISTS (SELECT 1
+               FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[]) AS k(i, m, u, p)
+               JOIN data_value d ON d.indicator_id = k.i AND d.month_start = k.m
+                AND d.unit_id = k.u AND d.period = k.p)",
+            &[&inds, &starts, &units, &periods],
         )?
         .get::<_, bool>(0))
 }
 
+/// The columns a new value is copied into `data_value` with (the rest take their defaults).
+const COPY_SQL: &str = "COPY data_value (indicator_id, unit_id, period, disagg_id, month_start,
+    month_end, value, value_text, comment, followup, demo, source, stored_by, created_at,
+    updated_at, version) FROM STDIN (FORMAT binary)";
+
+/// Rows of a `COPY … FROM STDIN (FORMAT binary)`, encoded here and sent in chunks of about
+/// 64 kB. (The postgres crate's `BinaryCopyInWriter` enters its runtime for every row, which
+/// cost the client about as much as reading the CSV.)
+struct CopyRows<'a> {
+    writer: postgres::CopyInWriter<'a>,
+    buf: Vec<u8>,
+}
+
+impl<'a> CopyRows<'a> {
+    const CHUNK: usize = 64 * 1024;
+
+    fn new(writer: postgres::CopyInWriter<'a>) -> CopyRows<'a> {
+        let mut buf = Vec::with_capacity(Self::CHUNK + 1024);
+        // signature, flags, header extension length
+        buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+        buf.extend_from_slice(&0i32.to_be_bytes());
+        buf.extend_from_slice(&0i32.to_be_bytes());
+        CopyRows { writer, buf }
+    }
+
+    /// Start a row of `fields` fields.
+    fn row(&mut self, fields: i16) -> Result<(), StoreError> {
+        if self.buf.len() >= Self::CHUNK {
+            self.send()?;
+        }
+        self.buf.extend_from_slice(&fields.to_be_bytes());
+        Ok(())
+    }
+
+    fn null(&mut self) {
+        self.buf.extend_from_slice(&(-1i32).to_be_bytes());
+    }
+
+    /// A BIGINT.
+    fn int(&mut self, v: i64) {
+        self.buf.extend_from_slice(&8i32.to_be_bytes());
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+
+    /// A DOUBLE PRECISION.
+    fn real(&mut self, v: Option<f64>) {
+        match v {
+            Some(v) => {
+                self.buf.extend_from_slice(&8i32.to_be_bytes());
+                self.buf.extend_from_slice(&v.to_bits().to_be_bytes());
+            }
+            None => self.null(),
+        }
+    }
+
+    /// A TEXT (the binary form of text is its UTF-8 bytes).
+    fn text(&mut self, v: Option<&str>) {
+        match v {
+            Some(v) => {
+                self.buf.extend_from_slice(&(v.len() as i32).to_be_bytes());
+                self.buf.extend_from_slice(v.as_bytes());
+            }
+            None => self.null(),
+        }
+    }
+
+    fn send(&mut self) -> Result<(), StoreError> {
+        use std::io::Write;
+        let r = self.writer.write_all(&self.buf);
+        self.buf.clear();
+        // the server's own errors come with the answer to `finish`
+        r.map_err(|e| StoreError::Db(format!("COPY: {e}")))
+    }
+
+    /// The trailer, and the end of the COPY: the server's answer (an error if some row was
+    /// refused).
+    fn finish(mut self) -> Result<Result<u64, postgres::Error>, StoreError> {
+        self.buf.extend_from_slice(&(-1i16).to_be_bytes());
+        self.send()?;
+        Ok(self.writer.finish())
+    }
+}
+
+/// What every new value of an import is stored with.
+struct NewValues<'a> {
+    demo: i64,
+    source: Option<&'a str>,
+    stored_by: &'a str,
+    now: &'a str,
+}
+
+impl NewValues<'_> {
+    /// One new value as a row of [`COPY_SQL`] (followup defaults to false, version 1).
+    fn copy(
+        &self,
+        rows: &mut CopyRows,
+        r: &Checked,
+        ptext: &str,
+        disagg_id: i64,
+    ) -> Result<(), StoreError> {
+        let v = r.value.as_ref().expect("checked: a value unless deleting");
+        let (ms, me) = r.period.month_range();
+        rows.row(16)?;
+        rows.int(r.indicator_id);
+        rows.int(r.unit_id);
+        rows.text(Some(ptext));
+        rows.int(disagg_id);
+        rows.int(ms as i64);
+        rows.int(me as i64);
+        rows.real(v.number);
+        rows.text(Some(&v.text));
+        rows.text(r.comment.as_deref());
+        rows.int(r.followup.unwrap_or(false) as i64);
+        rows.int(self.demo);
+        rows.text(self.source);
+        rows.text(Some(self.stored_by));
+        rows.text(Some(self.now));
+        rows.text(Some(self.now));
+        rows.int(1);
+        Ok(())
+    }
+}
+
 /// New values only: binary COPY straight into `data_value`, in primary-key order. The same
-/// rows as the merge's insert (followup defaults to false, version 1). Returns `false`, with
-/// nothing written, if a value of the batch turned out to be stored already (stored by
-/// another transaction since [`any_stored`] looked).
+/// rows as the merge's insert. Returns `false`, with nothing written, if a value of the batch
+/// turned out to be stored already (stored by another transaction since [`any_stored`]
+/// looked).
 fn copy_new(client: &mut postgres::Client, w: &Write) -> Result<bool, StoreError> {
-    use postgres::binary_copy::BinaryCopyInWriter;
-    use postgres::types::Type;
     client.batch_execute("SAVEPOINT dantoc_bulk_copy")?;
-    let copied = (|| -> Result<(), postgres::Error> {
-        let sink = client.copy_in(
-            "COPY data_value (indicator_id, unit_id, period, disagg_id, month_start, month_end, value,
-                value_text, comment, followup, demo, source, stored_by, created_at, updated_at, version)
-             FROM STDIN (FORMAT binary)",
-        )?;
-        let mut types = stage_types().to_vec();
-        types.extend([
-            Type::INT8,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::INT8,
-        ]);
-        let mut writer = BinaryCopyInWriter::new(sink, &types);
-        let demo = w.opts.demo as i64;
-        let source = w.opts.source.as_deref();
-        w.each(|r, ptext| {
-            let v = r.value.as_ref().expect("checked: a value unless deleting");
-            let (ms, me) = r.period.month_range();
-            let followup = r.followup.unwrap_or(false) as i64;
-            writer.write(&[
-                &r.indicator_id,
-                &r.unit_id,
-                &ptext,
-                &w.disagg_ids[r.disagg as usize],
-                &(ms as i64),
-                &(me as i64),
-                &v.number,
-                &v.text,
-                &r.comment,
-                &followup,
-                &demo,
-                &source,
-                &w.stored_by,
-                &w.now,
-                &w.now,
-                &1i64,
-            ])
-        })?;
-        writer.finish().map(|_| ())
-    })();
-    match copied {
-        Ok(()) => {
+    let new = NewValues {
+        demo: w.opts.demo as i64,
+        source: w.opts.source.as_deref(),
+        stored_by: w.stored_by,
+        now: w.now,
+    };
+    let mut rows = CopyRows::new(client.copy_in(COPY_SQL)?);
+    w.each(|r, ptext| new.copy(&mut rows, r, ptext, w.disagg_ids[r.disagg as usize]))?;
+    match rows.finish()? {
+        Ok(_) => {
             client.batch_execute("RELEASE SAVEPOINT dantoc_bulk_copy")?;
             Ok(true)
         }
@@ -417,6 +511,210 @@ fn copy_new(client: &mut postgres::Client, w: &Write) -> Result<bool, StoreError
             Ok(false)
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether an import may be streamed on PostgreSQL ([`Stream`]): one that creates values and
+/// is audited as a whole.
+pub(crate) fn streams(opts: &ImportOptions) -> bool {
+    !opts.audit_each && matches!(opts.strategy, Strategy::Create | Strategy::CreateAndUpdate)
+}
+
+/// PostgreSQL: new values copied into `data_value` while the import is still reading and
+/// checking the rest of them ([`crate::values::import`]), so that the server's work on the
+/// first values overlaps the reading of the last ones.
+///
+/// Only values that arrive in primary-key order are written this way, appending to the key —
+/// a file ordered by indicator, period and unit (a yearly report of every commune, say) goes
+/// in whole. A value whose
+/// (indicator, period, unit) comes before that of the last value written (within its
+/// indicator; a new indicator starts a new run) is kept for later, and so is a value whose
+/// disaggregation is not stored yet (the connection is busy with the COPY and cannot create
+/// it): after the reading, the bulk path writes what is left in key order. All of it under a
+/// savepoint: if a value turns out to be stored already, the stream is rolled back and every
+/// value goes through the bulk path (the merge). A problem found while reading stops the
+/// stream and the whole transaction is rolled back. The references are checked and locked by
+/// the bulk path after the reading, for every value, streamed or not: a referenced row deleted
+/// meanwhile is then found gone and refuses the import, and none can go from then on.
+pub(crate) struct Stream<'c> {
+    writer: Option<CopyRows<'c>>,
+    started: bool,
+    skip_fk: bool,
+    /// Whether each value offered so far (by index) was written.
+    written: Vec<bool>,
+    count: u64,
+    /// (indicator, period, unit) of the last value written.
+    last: Option<(i64, Period, i64)>,
+    /// Indicators whose run of values is over.
+    ended: Vec<i64>,
+    ptext: String,
+    pcur: Option<Period>,
+    demo: i64,
+    source: Option<String>,
+    stored_by: String,
+    now: String,
+}
+
+impl<'c> Stream<'c> {
+    /// Start copying, unless some of the `first` values is stored already (then nothing is
+    /// streamed: they will be merged).
+    pub fn start(
+        c: &'c mut dyn Conn,
+        first: &[Checked],
+        opts: &ImportOptions,
+        stored_by: &str,
+        now: &str,
+    ) -> Result<Stream<'c>, StoreError> {
+        let client = c
+            .postgres()
+            .ok_or_else(|| StoreError::Db("not a PostgreSQL connection".into()))?;
+        let mut s = Stream {
+            writer: None,
+            started: false,
+            skip_fk: false,
+            written: Vec::with_capacity(first.len()),
+            count: 0,
+            last: None,
+            ended: vec![],
+            ptext: String::new(),
+            pcur: None,
+            demo: opts.demo as i64,
+            source: opts.source.clone(),
+            stored_by: stored_by.to_string(),
+            now: now.to_string(),
+        };
+        if any_stored(client, first.iter())? {
+            return Ok(s);
+        }
+        s.skip_fk = may_skip_fk_triggers(client)?;
+        client.batch_execute("SAVEPOINT dantoc_bulk_stream")?;
+        replica(client, s.skip_fk, true)?;
+        s.writer = Some(CopyRows::new(client.copy_in(COPY_SQL)?));
+        s.started = true;
+        Ok(s)
+    }
+
+    /// Value `i` (offered in index order, each once), with the id of its disaggregation if it
+    /// is stored: written now if it comes in key order.
+    pub fn offer(
+        &mut self,
+        i: usize,
+        r: &Checked,
+        disagg_id: Option<i64>,
+    ) -> Result<(), StoreError> {
+        debug_assert_eq!(self.written.len(), i);
+        let id = match (self.writer.is_some(), disagg_id) {
+            (true, Some(id)) if self.in_order(r) => id,
+            _ => {
+                self.written.push(false);
+                return Ok(());
+            }
+        };
+        if self.pcur != Some(r.period) {
+            self.ptext = r.period.to_string();
+            self.pcur = Some(r.period);
+        }
+        let new = NewValues {
+            demo: self.demo,
+            source: self.source.as_deref(),
+            stored_by: &self.stored_by,
+            now: &self.now,
+        };
+        let writer = self.writer.as_mut().expect("checked above");
+        new.copy(writer, r, &self.ptext, id)?;
+        self.written.push(true);
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Whether `r` appends to the values written (and if so, it is the last one now).
+    fn in_order(&mut self, r: &Checked) -> bool {
+        let k = (r.indicator_id, r.period, r.unit_id);
+        let ok = match self.last {
+            None => true,
+            Some(l) if l.0 == k.0 => (k.1, k.2) >= (l.1, l.2),
+            Some(l) => {
+                if self.ended.contains(&k.0) {
+                    false
+                } else {
+                    self.ended.push(l.0);
+                    true
+                }
+            }
+        };
+        if ok {
+            self.last = Some(k);
+        }
+        ok
+    }
+
+    /// Stop writing (a problem was found: the transaction will be rolled back).
+    pub fn abandon(&mut self) {
+        // dropping the writer aborts the COPY
+        self.writer = None;
+    }
+
+    /// End the COPY.
+    pub fn finish(self) -> Result<Streamed, StoreError> {
+        let mut done = Streamed {
+            started: self.started,
+            copied: false,
+            skip_fk: self.skip_fk,
+            written: self.written,
+            count: self.count,
+        };
+        if let Some(writer) = self.writer {
+            match writer.finish()? {
+                Ok(_) => done.copied = true,
+                Err(e) if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(done)
+    }
+}
+
+/// What a [`Stream`] wrote.
+pub(crate) struct Streamed {
+    started: bool,
+    copied: bool,
+    skip_fk: bool,
+    written: Vec<bool>,
+    count: u64,
+}
+
+impl Streamed {
+    /// Keep what the stream wrote, or roll it back if the COPY did not go through (a value
+    /// stored already, or the stream abandoned).
+    pub fn settle(&mut self, c: &mut dyn Conn) -> Result<(), StoreError> {
+        if !self.started {
+            return Ok(());
+        }
+        let client = c
+            .postgres()
+            .ok_or_else(|| StoreError::Db("not a PostgreSQL connection".into()))?;
+        if self.copied {
+            replica(client, self.skip_fk, false)?;
+            client.batch_execute("RELEASE SAVEPOINT dantoc_bulk_stream")?;
+        } else {
+            client.batch_execute(
+                "ROLLBACK TO SAVEPOINT dantoc_bulk_stream; RELEASE SAVEPOINT dantoc_bulk_stream",
+            )?;
+            self.written.clear();
+            self.count = 0;
+        }
+        self.started = false;
+        Ok(())
+    }
+
+    /// Whether value `i` was written.
+    pub fn written(&self, i: usize) -> bool {
+        self.written.get(i).copied().unwrap_or(false)
+    }
+
+    /// How many values were written.
+    pub fn count(&self) -> u64 {
+        self.count
     }
 }
 
@@ -493,10 +791,16 @@ pub(crate) fn postgres(c: &mut dyn Conn, w: &Write) -> Result<ImportCount, Store
     let client = c
         .postgres()
         .ok_or_else(|| StoreError::Db("not a PostgreSQL connection".into()))?;
-    let n = w.rows.len() as u64;
+    let n = w.order.len() as u64;
+    // every value's references, also those of values a stream has written already
     postgres_lock_references(client, w)?;
+    if n == 0 {
+        return Ok(ImportCount::default());
+    }
     let skip_fk = w.opts.strategy != Strategy::Update && may_skip_fk_triggers(client)?;
-    if w.opts.strategy != Strategy::Update && !any_stored(client, w)? {
+    if w.opts.strategy != Strategy::Update
+        && !any_stored(client, w.order.iter().map(|&i| &w.rows[i]))?
+    {
         replica(client, skip_fk, true)?;
         let copied = copy_new(client, w)?;
         replica(client, skip_fk, false)?;
@@ -548,12 +852,13 @@ pub(crate) fn postgres(c: &mut dyn Conn, w: &Write) -> Result<ImportCount, Store
         "WITH up AS (UPDATE data_value d SET value = s.value, value_text = s.value_text,
             comment = coalesce(s.comment, d.comment), followup = coalesce(s.followup, d.followup),
             demo = $1, source = $2, stored_by = $3, updated_at = $4, version = d.version + 1
-          FROM dv_stage s WHERE d.indicator_id = s.indicator_id AND d.unit_id = s.unit_id
-            AND d.period = s.period AND d.disagg_id = s.disagg_id AND {changed} RETURNING 1)
+          FROM dv_stage s WHERE d.indicator_id = s.indicator_id AND d.month_start = s.month_start
+            AND d.unit_id = s.unit_id AND d.disagg_id = s.disagg_id AND d.period = s.period
+            AND {changed} RETURNING 1)
          SELECT count(*) FROM up"
     );
     let create = format!(
-        "WITH up AS ({insert} ON CONFLICT (indicator_id, unit_id, period, disagg_id) DO NOTHING RETURNING 1)
+        "WITH up AS ({insert} ON CONFLICT (indicator_id, month_start, unit_id, disagg_id, period) DO NOTHING RETURNING 1)
          SELECT count(*) FROM up"
     );
     let params: [&(dyn postgres::types::ToSql + Sync); 4] = [&demo, &source, &w.stored_by, &w.now];
@@ -585,6 +890,9 @@ mod tests {
     crate::on_both_backends!(
         bulk_import_refused_when_a_referenced_unit_is_removed_meanwhile,
         bulk_import_keeps_history_of_updated_values,
+        streamed_import_refused_by_a_late_problem,
+        streamed_import_meets_a_value_stored_beyond_the_first_values,
+        streamed_import_takes_values_out_of_order_and_new_disaggregations,
     );
 
     fn rv(unit: &str, period: &str, disagg: &str, value: &str) -> RawValue {
@@ -928,6 +1236,226 @@ mod tests {
                 (2, 0, 1),
                 "the merge inserts the new values and leaves the unchanged one"
             );
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    fn count_of(db: &TestDb, sql: &str) -> i64 {
+        db.read(|c| c.scalar_i64(sql, &[])).unwrap()
+    }
+
+    /// The stored values as (unit, period, disaggregation, value), sorted.
+    fn stored(db: &TestDb) -> Vec<(String, String, String, String)> {
+        let mut v: Vec<_> = db
+            .read(|c| values::query(c, &values::ValueFilter::default()))
+            .unwrap()
+            .into_iter()
+            .map(|v| {
+                (
+                    format!("{}@{}", v.unit, v.unit_version),
+                    v.period,
+                    v.disagg,
+                    v.value_text,
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn expected(vals: &[RawValue]) -> Vec<(String, String, String, String)> {
+        let mut v: Vec<_> = vals
+            .iter()
+            .map(|r| {
+                (
+                    r.unit.clone(),
+                    r.period.clone(),
+                    r.disagg
+                        .parse::<dantoc_domain::disagg::Disagg>()
+                        .unwrap()
+                        .code(),
+                    r.value.clone().unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// A problem found after the first values were written (on PostgreSQL, while the import
+    /// streams them into the table) refuses the whole import: nothing written or audited, not
+    /// even the disaggregations the import created. So does a key given again.
+    fn streamed_import_refused_by_a_late_problem(db: &TestDb) {
+        let audits = || count_of(db, "SELECT count(*) FROM audit_log");
+        let disaggs = || count_of(db, "SELECT count(*) FROM disaggregation");
+        let (audit_before, disagg_before) = (audits(), disaggs());
+        let mut vals = values_for_communes(3000);
+        vals[2500].value = Some("x".into());
+        let s = import(db, &ImportOptions::default(), vals.clone());
+        assert_eq!((s.status, s.conflict_count), ("ERROR", 1));
+        assert_eq!(s.conflicts[0].row, Some(2502));
+        let mut vals = values_for_communes(3000);
+        vals[2600] = vals[2400].clone();
+        let s = import(db, &ImportOptions::default(), vals);
+        assert_eq!((s.status, s.conflict_count), ("ERROR", 1));
+        assert!(
+            s.conflicts[0].message.ends_with("row 2402"),
+            "{}",
+            s.conflicts[0].message
+        );
+        assert_eq!(db.read(values::count).unwrap(), 0, "nothing written");
+        assert_eq!(audits(), audit_before, "nothing audited");
+        assert_eq!(disaggs(), disagg_before, "no disaggregation created");
+    }
+
+    /// A value stored already that comes after the first values (on PostgreSQL, after the
+    /// values the stream looked at before it started): the import updates it and creates the
+    /// others, as if it had been known from the start.
+    fn streamed_import_meets_a_value_stored_beyond_the_first_values(db: &TestDb) {
+        let vals = values_for_communes(3000);
+        let mut before = vals[2500].clone();
+        before.value = Some("999999".into());
+        let s = import(db, &ImportOptions::default(), vec![before]);
+        assert_eq!(s.import_count.imported, 1);
+        let s = import(db, &ImportOptions::default(), vals.clone());
+        let c = &s.import_count;
+        assert_eq!(
+            (s.status, c.imported, c.updated, c.ignored),
+            ("SUCCESS", 2999, 1, 0)
+        );
+        assert_eq!(stored(db), expected(&vals));
+        assert_eq!(
+            count_of(
+                db,
+                "SELECT count(*) FROM data_value_history WHERE op = 'update' AND value_text = '999999'"
+            ),
+            1
+        );
+        // only new values: nothing is created again
+        let create = ImportOptions {
+            strategy: Strategy::Create,
+            ..Default::default()
+        };
+        let s = import(db, &create, vals.clone());
+        let c = &s.import_count;
+        assert_eq!((c.imported, c.updated, c.ignored), (0, 0, 3000));
+    }
+
+    /// Values that come out of key order after the first ones, and values of a disaggregation
+    /// that no value had before (on PostgreSQL, neither can go into the stream: they are
+    /// written after the reading), are stored like the others; so are values of a second
+    /// indicator after those of the first.
+    fn streamed_import_takes_values_out_of_order_and_new_disaggregations(db: &TestDb) {
+        let all = values_for_communes(5400);
+        let mut vals: Vec<RawValue> = all[..2000].to_vec();
+        vals.extend_from_slice(&all[4000..5400]);
+        vals.extend_from_slice(&all[2000..4000]);
+        for y in 2000..2010 {
+            for c in ["06877", "06862", "06970"] {
+                vals.push(rv(&format!("{c}@2024"), &y.to_string(), "E07.M.U", "4"));
+            }
+        }
+        for y in 2000..2003 {
+            let mut r = rv("06877@2024", &y.to_string(), "default", "5000");
+            r.indicator = "x-pop-total".into();
+            vals.push(r);
+        }
+        let s = import(db, &ImportOptions::default(), vals.clone());
+        assert_eq!(
+            (s.status, s.import_count.imported),
+            ("SUCCESS", vals.len() as u64),
+            "{:?}",
+            s.conflicts.first()
+        );
+        assert_eq!(stored(db), expected(&vals));
+        assert_eq!(
+            count_of(
+                db,
+                "SELECT count(*) FROM data_value d JOIN disaggregation g ON g.id = d.disagg_id
+                 WHERE g.code = 'E07.M.U'"
+            ),
+            30
+        );
+    }
+
+    /// The stream writes the values that come in key order (by indicator, period and unit), and
+    /// leaves the others — out of order, or of a disaggregation it has no id for — to the bulk
+    /// path; a stream that meets a stored value is rolled back, and none starts when the first
+    /// values are stored already.
+    #[test]
+    fn stream_writes_values_in_key_order_and_leaves_the_rest() {
+        let db = TestDb::postgres();
+        let (ind, a, b) = db
+            .read(|c| {
+                let unit = |c: &mut dyn Conn, code: &str| {
+                    c.scalar_i64(
+                        "SELECT id FROM admin_unit WHERE version = '2024' AND code = $1",
+                        &[code.into()],
+                    )
+                };
+                let (x, y) = (unit(c, "06862")?, unit(c, "06877")?);
+                Ok((
+                    c.scalar_i64("SELECT id FROM indicator WHERE code = '0101'", &[])?,
+                    x.min(y),
+                    x.max(y),
+                ))
+            })
+            .unwrap();
+        let row = |year: i32, unit: i64| Checked {
+            indicator_id: ind,
+            unit_id: unit,
+            period: Period::year(year).unwrap(),
+            disagg: 0,
+            value: Some(CheckedValue {
+                number: Some(1.0),
+                text: "1".into(),
+            }),
+            comment: None,
+            followup: None,
+        };
+        let rows = [
+            row(2001, a),
+            row(2001, b),
+            row(2000, a),
+            row(2002, a),
+            row(2002, a),
+        ];
+        let opts = ImportOptions::default();
+        let now = "2025-01-01T00:00:00.000Z";
+        db.write(|c| {
+            let mut stream = Stream::start(c, &rows[..1], &opts, "test", now)?;
+            for (i, (r, d)) in rows
+                .iter()
+                .zip([Some(1), Some(1), Some(1), None, Some(1)])
+                .enumerate()
+            {
+                stream.offer(i, r, d)?;
+            }
+            let mut done = stream.finish()?;
+            done.settle(c)?;
+            let written: Vec<bool> = (0..rows.len()).map(|i| done.written(i)).collect();
+            assert_eq!(written, [true, true, false, false, true]);
+            assert_eq!(done.count(), 3);
+            assert_eq!(c.scalar_i64("SELECT count(*) FROM data_value", &[])?, 3);
+            // the first values stored already: no stream
+            let mut stream = Stream::start(c, &rows[..1], &opts, "test", now)?;
+            stream.offer(0, &rows[0], Some(1))?;
+            let mut done = stream.finish()?;
+            done.settle(c)?;
+            assert_eq!((done.written(0), done.count()), (false, 0));
+            // a stored value later on: the stream is rolled back
+            let mut stream = Stream::start(c, &rows[2..3], &opts, "test", now)?;
+            stream.offer(0, &rows[2], Some(1))?;
+            stream.offer(1, &rows[1], Some(1))?;
+            let mut done = stream.finish()?;
+            done.settle(c)?;
+            assert_eq!((done.written(0), done.count()), (false, 0));
+            assert_eq!(c.scalar_i64("SELECT count(*) FROM data_value", &[])?, 3);
+            let role = c
+                .query_one("SELECT current_setting('session_replication_role')", &[])?
+                .map(|r| r.str(0));
+            assert_eq!(role.as_deref(), Some("origin"));
             Ok(())
         })
         .unwrap();

@@ -32,6 +32,13 @@ const MIGRATIONS: &[Migration] = &[
         then: Some(crate::audit::chain_existing),
     },
     Migration {
+        version: 3,
+        name: "value_key",
+        sqlite: include_str!("../migrations/sqlite/0003_value_key.sql"),
+        postgres: include_str!("../migrations/postgres/0003_value_key.sql"),
+        then: None,
+    },
+    Migration {
         version: 4,
         name: "analytics",
         sqlite: include_str!("../migrations/sqlite/0004_analytics.sql"),
@@ -49,6 +56,12 @@ const MIGRATIONS: &[Migration] = &[
 
 /// Apply the migrations not yet applied; returns the versions applied now.
 pub fn migrate(db: &Db) -> Result<Vec<i64>, StoreError> {
+    migrate_to(db, i64::MAX)
+}
+
+/// Apply the migrations not yet applied up to version `last` (tests: a database as an earlier
+/// release left it).
+pub(crate) fn migrate_to(db: &Db, last: i64) -> Result<Vec<i64>, StoreError> {
     db.write(|c| {
         c.batch(
             "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -59,7 +72,7 @@ pub fn migrate(db: &Db) -> Result<Vec<i64>, StoreError> {
         )
     })?;
     let mut applied = vec![];
-    for m in MIGRATIONS {
+    for m in MIGRATIONS.iter().filter(|m| m.version <= last) {
         let done = db.write(|c| {
             if c.backend() == Backend::Postgres {
                 // one migrator at a time across processes
@@ -123,4 +136,201 @@ pub fn fingerprint() -> String {
         h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
     }
     format!("{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Val;
+    use crate::testing::TestDb;
+
+    mod sqlite {
+        #[test]
+        fn value_key_migration_keeps_values_and_history() {
+            super::value_key_migration_keeps_values_and_history(
+                &crate::testing::TestDb::sqlite_empty(),
+            );
+        }
+    }
+    mod postgres {
+        #[test]
+        fn value_key_migration_keeps_values_and_history() {
+            super::value_key_migration_keeps_values_and_history(
+                &crate::testing::TestDb::postgres_empty(),
+            );
+        }
+    }
+
+    /// The columns of `data_value`'s primary key, in order.
+    fn value_key(c: &mut dyn Conn) -> Result<Vec<String>, StoreError> {
+        let sql = match c.backend() {
+            Backend::Sqlite => {
+                "SELECT name FROM pragma_table_info('data_value') WHERE pk > 0 ORDER BY pk"
+            }
+            Backend::Postgres => {
+                "SELECT a.attname::text FROM pg_index i
+                 CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                 WHERE i.indrelid = 'data_value'::regclass AND i.indisprimary ORDER BY k.n"
+            }
+        };
+        Ok(c.query(sql, &[])?.iter().map(|r| r.str(0)).collect())
+    }
+
+    /// A database that an earlier release left at version 2, with values and their history,
+    /// migrates to the new key of `data_value` (version 3) with every value kept, and the
+    /// history triggers work as before: a change of a value or a deletion is kept, publishing
+    /// is not.
+    fn value_key_migration_keeps_values_and_history(db: &TestDb) {
+        assert_eq!(migrate_to(db, 2).unwrap(), vec![1, 2]);
+        let history = |db: &TestDb, op: &str| {
+            db.read(|c| {
+                c.scalar_i64(
+                    "SELECT count(*) FROM data_value_history WHERE op = $1",
+                    &[op.into()],
+                )
+            })
+            .unwrap()
+        };
+        db.write(|c| {
+            c.batch(
+                "INSERT INTO indicator (id, code, name_vi, name_folded, value_type, aggregation,
+                    period_type, updated_at)
+                 VALUES (7, 'x', 'x', 'x', 'integer', 'sum', 'yearly', 'now');
+                 INSERT INTO admin_unit (id, version, code, name, full_name, name_folded, type,
+                    kind, level, province_code)
+                 VALUES (20, '2024', '00002', 'b', 'b', 'b', 'xã', 'commune', 3, '01'),
+                        (10, '2024', '00001', 'a', 'a', 'a', 'xã', 'commune', 3, '01')",
+            )?;
+            // in the old key's order
+            for (unit, year, value) in [(10, 2021, 1), (10, 2022, 2), (20, 2021, 3), (20, 2022, 4)]
+            {
+                let ms = year * 12;
+                c.execute(
+                    "INSERT INTO data_value (indicator_id, unit_id, period, disagg_id, month_start,
+                        month_end, value, value_text, stored_by, created_at, updated_at, published)
+                     VALUES (7, $1, $2, 1, $3, $4, $5, $6, 'old', 't0', 't0', $7)",
+                    &[
+                        Val::Int(unit),
+                        Val::Text(year.to_string()),
+                        Val::Int(ms),
+                        Val::Int(ms + 11),
+                        Val::Real(value as f64),
+                        Val::Text(value.to_string()),
+                        Val::Int((unit == 20) as i64),
+                    ],
+                )?;
+            }
+            c.execute(
+                "UPDATE data_value SET value = 5, value_text = '5', updated_at = 't1', version = 2
+                 WHERE unit_id = 10 AND period = '2022'",
+                &[],
+            )
+        })
+        .unwrap();
+        assert_eq!(history(db, "update"), 1);
+        let old_key = db.read(value_key).unwrap();
+        assert_eq!(old_key, ["indicator_id", "unit_id", "period", "disagg_id"]);
+
+        let applied = migrate(db).unwrap();
+        assert_eq!(applied.first(), Some(&3));
+        assert_eq!(
+            db.read(value_key).unwrap(),
+            [
+                "indicator_id",
+                "month_start",
+                "unit_id",
+                "disagg_id",
+                "period"
+            ]
+        );
+        if db.backend() == Backend::Sqlite {
+            let sql = db
+                .read(|c| {
+                    c.query_one(
+                        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'data_value'",
+                        &[],
+                    )
+                })
+                .unwrap()
+                .map(|r| r.str(0))
+                .unwrap_or_default();
+            assert!(sql.contains("WITHOUT ROWID"), "{sql}");
+        }
+        let rows = |db: &TestDb| {
+            db.read(|c| {
+                c.query(
+                    "SELECT unit_id, period, value_text, version, published, stored_by, created_at
+                     FROM data_value ORDER BY unit_id, period",
+                    &[],
+                )
+            })
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r.i64(0),
+                    r.str(1),
+                    r.str(2),
+                    r.i64(3),
+                    r.i64(4),
+                    r.str(5),
+                    r.str(6),
+                )
+            })
+            .collect::<Vec<_>>()
+        };
+        let s = |v: &str| v.to_string();
+        assert_eq!(
+            rows(db),
+            vec![
+                (10, s("2021"), s("1"), 1, 0, s("old"), s("t0")),
+                (10, s("2022"), s("5"), 2, 0, s("old"), s("t0")),
+                (20, s("2021"), s("3"), 1, 1, s("old"), s("t0")),
+                (20, s("2022"), s("4"), 1, 1, s("old"), s("t0")),
+            ]
+        );
+        assert_eq!(history(db, "update"), 1, "the history is kept");
+
+        db.write(|c| {
+            // publishing is not history; a change is, and so is a deletion
+            c.execute(
+                "UPDATE data_value SET published = 1 WHERE unit_id = 10",
+                &[],
+            )?;
+            c.execute(
+                "UPDATE data_value SET value = 6, value_text = '6', updated_at = 't2'
+                 WHERE unit_id = 20 AND period = '2021'",
+                &[],
+            )?;
+            c.execute(
+                "DELETE FROM data_value WHERE unit_id = 20 AND period = '2022'",
+                &[],
+            )
+        })
+        .unwrap();
+        assert_eq!(history(db, "update"), 2);
+        assert_eq!(history(db, "delete"), 1);
+        let earlier = db
+            .read(|c| {
+                c.query_one(
+                    "SELECT value_text, changed_at FROM data_value_history
+                     WHERE unit_id = 20 AND period = '2021'",
+                    &[],
+                )
+            })
+            .unwrap()
+            .map(|r| (r.str(0), r.str(1)));
+        assert_eq!(earlier, Some((s("3"), s("t2"))));
+        // the key still refuses a value given twice
+        let twice = db.write(|c| {
+            c.execute(
+                "INSERT INTO data_value (indicator_id, unit_id, period, disagg_id, month_start,
+                    month_end, value, value_text, stored_by, created_at, updated_at)
+                 VALUES (7, 10, '2021', 1, 24252, 24263, 9, '9', 'x', 'x', 'x')",
+                &[],
+            )
+        });
+        assert!(twice.is_err(), "{twice:?}");
+    }
 }

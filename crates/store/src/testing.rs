@@ -85,6 +85,39 @@ impl TestDb {
         }
     }
 
+    /// A fresh SQLite database with nothing in it, not even the schema.
+    pub fn sqlite_empty() -> TestDb {
+        let file = std::env::temp_dir().join(format!("dantoc-test-{}.db", unique()));
+        let url = file.to_str().expect("utf-8 temp path").to_string();
+        let db = Db::open(&url).expect("empty test database");
+        TestDb {
+            db,
+            url,
+            file: Some(file),
+            pg: None,
+        }
+    }
+
+    /// A fresh PostgreSQL database with nothing in it, not even the schema.
+    pub fn postgres_empty() -> TestDb {
+        let admin = pg_admin_url();
+        let mut client = postgres::Client::connect(&admin, postgres::NoTls).unwrap_or_else(|e| {
+            panic!("PostgreSQL tests need a server at {admin} (set DANTOC_TEST_PG_URL): {e}")
+        });
+        let name = format!("dantoc_test_{}", unique());
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("empty test database");
+        let url = with_db(&admin, &name);
+        let db = Db::open(&url).expect("empty test database");
+        TestDb {
+            db,
+            url,
+            file: None,
+            pg: Some((admin, name)),
+        }
+    }
+
     /// A fresh PostgreSQL database with the reference data. Panics with a clear message when
     /// PostgreSQL cannot be reached.
     pub fn postgres() -> TestDb {
