@@ -185,6 +185,11 @@ pub fn load_seed(db: &Db) -> Result<Option<SeedSummary>, StoreError> {
             s.stored += c.insert_many("unit_geometry", &GEOMETRY_COLS, &rows, "")? as usize;
         }
         set_meta(c, "geometry_seed", SEED_ID)?;
+        if c.backend() == Backend::Postgres {
+            // planner statistics now, not at autovacuum's next round: pages of features sort
+            // and join the units as their numbers ask
+            c.batch("ANALYZE admin_unit; ANALYZE unit_geometry")?;
+        }
         Ok(Some(s))
     })?;
     Ok(summary.map(|mut s| {
@@ -742,19 +747,35 @@ pub fn features(
         p.push(pr.as_str().into());
         filter.push_str(&format!(" AND u.province_code = ${}", p.len()));
     }
+    let order = code_order(c);
     let Some(bbox) = q.bbox else {
-        let matched = c.scalar_i64(
-            &format!("SELECT count(*) FROM unit_geometry g JOIN admin_unit u ON u.id = g.unit_id WHERE {filter}"),
-            &p,
-        )? as usize;
-        let mut sql = format!("SELECT {UNIT_COLS} {UNIT_FROM} WHERE {filter} ORDER BY u.code");
+        // one statement: the page's ids with the number matched (a narrow sort), then their rows
+        let mut page = format!(
+            "SELECT u.id AS id, count(*) OVER () AS total FROM unit_geometry g
+             JOIN admin_unit u ON u.id = g.unit_id WHERE {filter} ORDER BY {order}"
+        );
         if let Some(l) = q.limit {
-            sql.push_str(&format!(" LIMIT {l}"));
+            page.push_str(&format!(" LIMIT {l}"));
         }
         if q.offset > 0 {
-            sql.push_str(&format!(" OFFSET {}", q.offset));
+            page.push_str(&format!(" OFFSET {}", q.offset));
         }
-        let features = c.query(&sql, &p)?.iter().map(unit_feature).collect();
+        let rows = c.query(
+            &format!(
+                "SELECT {UNIT_COLS}, p.total FROM ({page}) p JOIN admin_unit u ON u.id = p.id
+                 JOIN unit_geometry g ON g.unit_id = p.id LEFT JOIN admin_unit pa ON pa.id = u.parent_id"
+            ),
+            &p,
+        )?;
+        let matched = match rows.first() {
+            Some(r) => r.i64(15) as usize,
+            None => c.scalar_i64(
+                &format!("SELECT count(*) FROM unit_geometry g JOIN admin_unit u ON u.id = g.unit_id WHERE {filter}"),
+                &p,
+            )? as usize,
+        };
+        let mut features: Vec<Feature> = rows.iter().map(unit_feature).collect();
+        features.sort_by(|a, b| a.code.cmp(&b.code));
         return Ok(FeaturePage { matched, features });
     };
     // boxes that meet the query's box; then the exact test for those not wholly inside it
@@ -762,7 +783,7 @@ pub fn features(
     let candidates = c.query(
         &format!(
             "SELECT g.unit_id, g.minx, g.miny, g.maxx, g.maxy FROM unit_geometry g
-             JOIN admin_unit u ON u.id = g.unit_id WHERE {filter} AND {cond} ORDER BY u.code"
+             JOIN admin_unit u ON u.id = g.unit_id WHERE {filter} AND {cond} ORDER BY {order}"
         ),
         &p,
     )?;
@@ -808,23 +829,31 @@ pub fn features(
     })
 }
 
+/// Code order, the same on both engines: bytes (codes are digits), not PostgreSQL's collation.
+fn code_order(c: &dyn Conn) -> &'static str {
+    match c.backend() {
+        Backend::Sqlite => "u.code",
+        Backend::Postgres => "u.code COLLATE \"C\"",
+    }
+}
+
 /// Units with their boundaries, by id, in code order.
 fn fetch_units(c: &mut dyn Conn, ids: &[i64]) -> Result<Vec<Feature>, StoreError> {
-    let mut out = vec![];
+    let mut found: HashMap<i64, Feature> = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(2000) {
-        out.extend(
-            c.query(
-                &format!(
-                    "SELECT {UNIT_COLS} {UNIT_FROM} WHERE u.id IN ({}) ORDER BY u.code",
-                    id_list(chunk)
-                ),
-                &[],
-            )?
-            .iter()
-            .map(unit_feature),
-        );
+        for r in c.query(
+            &format!(
+                "SELECT {UNIT_COLS} {UNIT_FROM} WHERE u.id IN ({})",
+                id_list(chunk)
+            ),
+            &[],
+        )? {
+            let f = unit_feature(&r);
+            found.insert(f.id, f);
+        }
     }
-    Ok(out)
+    // in the order asked (code order), without sorting wide rows in the database
+    Ok(ids.iter().filter_map(|i| found.remove(i)).collect())
 }
 
 fn village_features(

@@ -162,7 +162,13 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
-        .layer(tower_http::compression::CompressionLayer::new())
+        // gzip at its fastest level: a page of 1,000 boundaries (2–5 MB of GeoJSON) takes
+        // 150–200 ms to compress at the default level, about a fifth of that at this one, for
+        // answers a fifth larger
+        .layer(
+            tower_http::compression::CompressionLayer::new()
+                .quality(tower_http::CompressionLevel::Fastest),
+        )
 }
 
 /// Serve on a bound listener until the process is stopped (Ctrl-C or SIGTERM).

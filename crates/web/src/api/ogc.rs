@@ -300,10 +300,7 @@ fn properties(f: &Feature, figures: Option<&Figures>, values: &Values) -> Map<St
             let v = mine.and_then(|m| m.get(ind)).copied();
             m.insert(ind.clone(), v.map(Value::from).unwrap_or(Value::Null));
             if fig.density {
-                let d = match (v, f.area_km2) {
-                    (Some(v), Some(a)) if a > 0.0 => Some((v / a * 1000.0).round() / 1000.0),
-                    _ => None,
-                };
+                let d = density(v, f.area_km2);
                 m.insert(
                     format!("{ind}_per_km2"),
                     d.map(Value::from).unwrap_or(Value::Null),
@@ -312,6 +309,100 @@ fn properties(f: &Feature, figures: Option<&Figures>, values: &Values) -> Map<St
         }
     }
     m
+}
+
+/// A JSON string.
+fn push_str(out: &mut String, s: &str) {
+    out.push('"');
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// `,"key":` (or without the comma first).
+fn push_key(out: &mut String, first: bool, key: &str) {
+    if !first {
+        out.push(',');
+    }
+    push_str(out, key);
+    out.push(':');
+}
+
+fn push_num(out: &mut String, v: Option<f64>) {
+    let _ = write!(out, "{}", v.map(Value::from).unwrap_or(Value::Null));
+}
+
+/// The properties of [`properties`], written straight into the answer (a page holds
+/// thousands of features).
+fn write_properties(out: &mut String, f: &Feature, figures: Option<&Figures>, values: &Values) {
+    out.push('{');
+    for (i, (k, v)) in [
+        ("code", f.code.as_str()),
+        ("name", &f.name),
+        ("full_name", &f.full_name),
+        ("type", &f.type_word),
+        ("kind", f.kind.as_str()),
+        ("version", f.version.as_str()),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        push_key(out, i == 0, k);
+        push_str(out, v);
+    }
+    push_key(out, false, "level");
+    let _ = write!(out, "{}", f.level);
+    push_key(out, false, "parent_code");
+    match &f.parent_code {
+        Some(p) => push_str(out, p),
+        None => out.push_str("null"),
+    }
+    push_key(out, false, "province_code");
+    push_str(out, &f.province_code);
+    if let Some(a) = f.area_km2 {
+        push_key(out, false, "area_km2");
+        push_num(out, Some(a));
+        push_key(out, false, "centroid_lon");
+        push_num(out, Some(f.lon));
+        push_key(out, false, "centroid_lat");
+        push_num(out, Some(f.lat));
+    }
+    if let Some(g) = f.geocoded {
+        push_key(out, false, "geocoded");
+        out.push_str(if g { "true" } else { "false" });
+    }
+    push_key(out, false, "source");
+    push_str(out, &f.source);
+    if let Some(fig) = figures {
+        push_key(out, false, "period");
+        push_str(out, &fig.period);
+        let mine = values.get(&f.code);
+        for ind in &fig.indicators {
+            let v = mine.and_then(|m| m.get(ind)).copied();
+            push_key(out, false, ind);
+            push_num(out, v);
+            if fig.density {
+                push_key(out, false, &format!("{ind}_per_km2"));
+                push_num(out, density(v, f.area_km2));
+            }
+        }
+    }
+    out.push('}');
+}
+
+fn density(v: Option<f64>, area: Option<f64>) -> Option<f64> {
+    match (v, area) {
+        (Some(v), Some(a)) if a > 0.0 => Some((v / a * 1000.0).round() / 1000.0),
+        _ => None,
+    }
 }
 
 /// One feature as GeoJSON text, its geometry spliced in as stored.
@@ -323,11 +414,11 @@ fn write_feature(
     links: Option<&Value>,
 ) {
     out.push_str("{\"type\":\"Feature\",\"id\":");
-    out.push_str(&Value::from(f.code.as_str()).to_string());
+    push_str(out, &f.code);
     out.push_str(",\"geometry\":");
     out.push_str(&f.geometry);
     out.push_str(",\"properties\":");
-    out.push_str(&Value::Object(properties(f, figures, values)).to_string());
+    write_properties(out, f, figures, values);
     if let Some(l) = links {
         out.push_str(",\"links\":");
         out.push_str(&l.to_string());
@@ -761,4 +852,52 @@ pub async fn unit_villages(
         None,
         &Values::new(),
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_properties_are_the_json_of_the_map() {
+        let f = Feature {
+            id: 1,
+            code: "06877".into(),
+            version: HierarchyVersion::V2025,
+            name: "Đông \"Ngũ\" \\ \u{1}".into(),
+            full_name: "Xã Đông Ngũ".into(),
+            type_word: "xã".into(),
+            kind: UnitKind::Commune,
+            level: 2,
+            parent_code: Some("22".into()),
+            province_code: "22".into(),
+            area_km2: Some(123.456),
+            lon: 107.5,
+            lat: 21.25,
+            geocoded: None,
+            source: "communes_2025".into(),
+            geometry: geo::point_json(107.5, 21.25),
+        };
+        let fig = Figures {
+            indicators: vec!["x-pop-total".into(), "0101".into()],
+            period: "2025".into(),
+            density: true,
+        };
+        let mut values = Values::new();
+        values.insert(
+            "06877".into(),
+            HashMap::from([("x-pop-total".to_string(), 12000.0)]),
+        );
+        for fig in [None, Some(&fig)] {
+            let mut out = String::new();
+            write_properties(&mut out, &f, fig, &values);
+            let read: Value = serde_json::from_str(&out).expect(&out);
+            assert_eq!(read, Value::Object(properties(&f, fig, &values)), "{out}");
+        }
+        let mut out = String::new();
+        write_feature(&mut out, &f, None, &values, None);
+        let read: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(read["id"], "06877");
+        assert_eq!(read["geometry"]["coordinates"], json!([107.5, 21.25]));
+    }
 }
