@@ -127,7 +127,43 @@ pub fn load_seed(db: &Db) -> Result<Option<SeedSummary>, StoreError> {
         return Ok(None);
     }
     let started = std::time::Instant::now();
-    let summary = db.write(|c| {
+    // on a thread of its own: what the check and the load allocate comes from that thread's
+    // heap arena, all of it free again at the end (a long-lived server gives it back with
+    // malloc_trim), instead of being scattered through the main heap
+    let summary = std::thread::scope(|scope| {
+        scope
+            .spawn(|| load_seed_now(db))
+            .join()
+            .unwrap_or_else(|_| Err(StoreError::Io("the boundary load panicked".into())))
+    })?;
+    // the writer's page cache holds the pages just written: give them back
+    db.release_memory();
+    Ok(summary.map(|mut s| {
+        s.seconds = started.elapsed().as_secs_f64();
+        tracing::info!(
+            stored = s.stored,
+            repaired = s.repaired.len(),
+            reoriented = s.reoriented,
+            centroids_moved = s.centroids_moved,
+            unknown = s.unknown.len(),
+            "boundaries stored in {:.1} s",
+            s.seconds
+        );
+        for (code, why) in &s.repaired {
+            tracing::info!("boundary of {code} repaired: {why}");
+        }
+        if !s.unknown.is_empty() {
+            tracing::warn!(
+                "boundaries of unknown units skipped: {}",
+                s.unknown.join(", ")
+            );
+        }
+        s
+    }))
+}
+
+fn load_seed_now(db: &Db) -> Result<Option<SeedSummary>, StoreError> {
+    db.write(|c| {
         if c.backend() == Backend::Postgres {
             c.query("SELECT pg_advisory_xact_lock(4242006)", &[])?;
         }
@@ -191,29 +227,7 @@ pub fn load_seed(db: &Db) -> Result<Option<SeedSummary>, StoreError> {
             c.batch("ANALYZE admin_unit; ANALYZE unit_geometry")?;
         }
         Ok(Some(s))
-    })?;
-    Ok(summary.map(|mut s| {
-        s.seconds = started.elapsed().as_secs_f64();
-        tracing::info!(
-            stored = s.stored,
-            repaired = s.repaired.len(),
-            reoriented = s.reoriented,
-            centroids_moved = s.centroids_moved,
-            unknown = s.unknown.len(),
-            "boundaries stored in {:.1} s",
-            s.seconds
-        );
-        for (code, why) in &s.repaired {
-            tracing::info!("boundary of {code} repaired: {why}");
-        }
-        if !s.unknown.is_empty() {
-            tracing::warn!(
-                "boundaries of unknown units skipped: {}",
-                s.unknown.join(", ")
-            );
-        }
-        s
-    }))
+    })
 }
 
 /// Code → (id, kind) of the units of a version (of one kind, or every kind but villages).
