@@ -285,21 +285,6 @@ fn cipher(cli: &Cli) -> Result<dantoc_store::personal::Cipher> {
     )?)
 }
 
-/// Return freed heap pages to the operating system (glibc keeps them otherwise).
-fn release_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        unsafe extern "C" {
-            fn malloc_trim(pad: usize) -> i32;
-        }
-        // SAFETY: malloc_trim only releases free memory at the top of glibc's heaps and in its
-        // arenas; it takes no pointers and is safe to call at any time.
-        unsafe {
-            malloc_trim(0);
-        }
-    }
-}
-
 fn output(path: &Option<PathBuf>) -> Result<Box<dyn Write>> {
     Ok(match path {
         Some(p) => Box::new(BufWriter::new(
@@ -668,7 +653,6 @@ fn main() -> Result<()> {
             if load_demo {
                 // the first load leaves caches and freed heap behind: give them back before serving
                 db.release_memory();
-                release_heap();
             }
             // demo accounts work only while the server listens on localhost
             dantoc_web::account_pages::ensure_demo_accounts(

@@ -649,6 +649,22 @@ impl Db {
         {
             let _ = c.0.execute_batch("PRAGMA shrink_memory");
         }
+        release_heap();
+    }
+}
+
+/// Return freed heap pages to the operating system (glibc keeps them otherwise).
+fn release_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn malloc_trim(pad: usize) -> i32;
+        }
+        // SAFETY: malloc_trim only releases free memory at the top of glibc's heaps and in its
+        // arenas; it takes no pointers and is safe to call at any time.
+        unsafe {
+            malloc_trim(0);
+        }
     }
 }
 

@@ -193,12 +193,22 @@ pub async fn serve_on(
 async fn refresher(db: dantoc_store::Db) {
     // small batches: on SQLite each one holds the single writer (about 0.2 s a pair on 40 M values)
     const BATCH: usize = 4;
+    let mut worked = false;
     loop {
         let d = db.clone();
         let done =
             tokio::task::spawn_blocking(move || dantoc_store::analytics::refresh(&d, BATCH)).await;
         match done {
-            Ok(Ok(n)) if n == BATCH => continue,
+            Ok(Ok(n)) if n == BATCH => {
+                worked = true;
+                continue;
+            }
+            Ok(Ok(n)) if n > 0 || worked => {
+                // a burst is over: give back what rebuilding took (caches, heap)
+                worked = false;
+                let d = db.clone();
+                let _ = tokio::task::spawn_blocking(move || d.release_memory()).await;
+            }
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::warn!("analytics refresh failed: {e}"),
             Err(e) => tracing::warn!("analytics refresh task failed: {e}"),
