@@ -152,6 +152,7 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(300),
         ))
+        .layer(axum::middleware::from_fn(read_small_bodies))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
@@ -169,6 +170,37 @@ pub fn router(state: AppState) -> Router {
             tower_http::compression::CompressionLayer::new()
                 .quality(tower_http::CompressionLevel::Fastest),
         )
+}
+
+/// Read a small request body (up to the general limit) before anything answers. A request
+/// refused before its body is read — 401 for an expired token, 403 — would otherwise be
+/// answered while the client is still sending, and the connection closed under it: the client
+/// sees "peer disconnected" instead of the answer. Large bodies (imports) stream as before.
+async fn read_small_bodies(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let small = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .is_some_and(|n| n > 0 && n <= BODY_LIMIT);
+    if !small {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(bytes) => {
+            next.run(axum::extract::Request::from_parts(
+                parts,
+                axum::body::Body::from(bytes),
+            ))
+            .await
+        }
+        Err(_) => crate::error::ApiError::bad("body", "the request body could not be read")
+            .into_response(),
+    }
 }
 
 /// Serve on a bound listener until the process is stopped (Ctrl-C or SIGTERM).
