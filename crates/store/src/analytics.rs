@@ -272,12 +272,13 @@ fn resolve_ou(
     v: HierarchyVersion,
     field: &str,
 ) -> Result<Vec<OutUnit>, StoreError> {
-    let mut bounds: Vec<OutUnit> = vec![];
     let mut levels: Vec<i64> = vec![];
     let mut problems = dantoc_domain::Problems::default();
+    // the items in order: the country, or a code to look up (all codes in one query per 500)
+    let mut slots: Vec<Option<(String, HierarchyVersion, String)>> = vec![];
     for it in items {
         if it.eq_ignore_ascii_case(NATION) {
-            bounds.push(nation());
+            slots.push(None);
             continue;
         }
         if let Some(l) = it.strip_prefix("LEVEL-") {
@@ -289,28 +290,58 @@ fn resolve_ou(
             }
             continue;
         }
-        let (code, ver) = match dantoc_domain::admin::split_unit_ref(it) {
-            Ok((code, ver)) => (code, ver.unwrap_or(v)),
-            Err(e) => {
-                problems.push(FieldError::new(field, e).value(it));
-                continue;
-            }
-        };
-        match c.query_one(
-            "SELECT id, code, full_name, kind FROM admin_unit WHERE version = $1 AND code = $2",
-            &[Val::from(ver.as_str()), Val::from(code)],
+        match dantoc_domain::admin::split_unit_ref(it) {
+            Ok((code, ver)) => slots.push(Some((code.to_string(), ver.unwrap_or(v), it.clone()))),
+            Err(e) => problems.push(FieldError::new(field, e).value(it)),
+        }
+    }
+    let wanted: Vec<&(String, HierarchyVersion, String)> = slots.iter().flatten().collect();
+    let mut found: HashMap<(HierarchyVersion, String), crate::db::Row> = HashMap::new();
+    for chunk in wanted.chunks(500) {
+        let mut p: Vec<Val> = vec![];
+        let mut ors = vec![];
+        for (code, ver, _) in chunk {
+            p.push(Val::from(ver.as_str()));
+            p.push(Val::from(code.as_str()));
+            ors.push(format!(
+                "(version = ${} AND code = ${})",
+                p.len() - 1,
+                p.len()
+            ));
+        }
+        for r in c.query(
+            &format!(
+                "SELECT id, code, full_name, kind, version FROM admin_unit WHERE {}",
+                ors.join(" OR ")
+            ),
+            &p,
         )? {
+            let ver = if r.str(4) == "2024" {
+                HierarchyVersion::V2024
+            } else {
+                HierarchyVersion::V2025
+            };
+            found.insert((ver, r.str(1)), r);
+        }
+    }
+    let mut bounds: Vec<OutUnit> = vec![];
+    for slot in &slots {
+        let Some((code, ver, it)) = slot else {
+            bounds.push(nation());
+            continue;
+        };
+        match found.get(&(*ver, code.clone())) {
             Some(r) => bounds.push(OutUnit {
                 id: r.i64(0),
                 item: Item {
-                    code: if ver == v {
+                    code: if *ver == v {
                         r.str(1)
                     } else {
                         format!("{}@{}", r.str(1), ver.as_str())
                     },
                     name: r.str(2),
                 },
-                province25: ver == HierarchyVersion::V2025 && r.str(3) == "province",
+                province25: *ver == HierarchyVersion::V2025 && r.str(3) == "province",
             }),
             None => problems.push(
                 FieldError::new(
