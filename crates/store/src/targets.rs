@@ -210,3 +210,21 @@ pub fn progress_of(
     }
     Ok(out)
 }
+
+/// Targets of an indicator (or all) of a unit and the units below or mapped into it (or all),
+/// each with its progress, seen as the reader may see the figures.
+pub fn with_progress(
+    c: &mut dyn Conn,
+    indicator: Option<&str>,
+    unit: Option<&str>,
+    today: Period,
+    visible: crate::analytics::Visible,
+) -> Result<Vec<(Target, Progress)>, StoreError> {
+    let within = match unit {
+        Some(u) => Some(crate::accounts::resolve_units(c, "unit", &[u.to_string()])?),
+        None => None,
+    };
+    let ts = list(c, indicator, within.as_deref())?;
+    let pr = progress_of(c, &ts, today, visible)?;
+    Ok(ts.into_iter().zip(pr).collect())
+}

@@ -12,6 +12,7 @@ use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use dantoc_domain::admin::HierarchyVersion;
 use dantoc_domain::analytics::targets::Progress;
 use dantoc_domain::analytics::{Cell, PivotTable};
 use dantoc_domain::indicator::Indicator;
@@ -41,6 +42,19 @@ impl<T: Num + ?Sized> Num for &T {
 impl<T: Num> Num for Option<&T> {
     fn get(&self) -> Option<f64> {
         self.and_then(|v| v.get())
+    }
+}
+
+/// What the pages showing target progress write: figures and the meter's percentage.
+trait ProgressView {
+    fn lang(&self) -> Lang;
+    fn n(&self, v: impl Num) -> String {
+        fmt1(v.get(), self.lang())
+    }
+    fn bar(&self, p: &Progress) -> u32 {
+        p.achieved_pct
+            .map(|x| x.clamp(0.0, 100.0) as u32)
+            .unwrap_or(0)
     }
 }
 
@@ -429,15 +443,13 @@ struct TargetsPage {
     items: Vec<(Target, Progress)>,
 }
 
+impl ProgressView for TargetsPage {
+    fn lang(&self) -> Lang {
+        self.c.lang
+    }
+}
+
 impl TargetsPage {
-    fn n(&self, v: impl Num) -> String {
-        fmt1(v.get(), self.c.lang)
-    }
-    fn bar(&self, p: &Progress) -> u32 {
-        p.achieved_pct
-            .map(|x| x.clamp(0.0, 100.0) as u32)
-            .unwrap_or(0)
-    }
     fn status_class(&self, p: &Progress) -> &'static str {
         use dantoc_domain::analytics::targets::Status::*;
         match p.status {
@@ -468,23 +480,13 @@ pub async fn targets_page(
     let u = unit.clone();
     match s
         .read(move |conn| {
-            let within = if u.is_empty() {
-                None
-            } else {
-                Some(dantoc_store::accounts::resolve_units(
-                    conn,
-                    "unit",
-                    std::slice::from_ref(&u),
-                )?)
-            };
-            let ts = dantoc_store::targets::list(conn, None, within.as_deref())?;
-            let pr = dantoc_store::targets::progress_of(
+            dantoc_store::targets::with_progress(
                 conn,
-                &ts,
+                None,
+                Some(u.as_str()).filter(|u| !u.is_empty()),
                 crate::api::analytics::today(),
                 visible.as_deref(),
-            )?;
-            Ok(ts.into_iter().zip(pr).collect::<Vec<_>>())
+            )
         })
         .await
     {
@@ -584,13 +586,11 @@ impl DashboardPage {
     fn sort_mark<T>(&self, _col: T) -> &'static str {
         ""
     }
-    fn n(&self, v: impl Num) -> String {
-        fmt1(v.get(), self.c.lang)
-    }
-    fn bar(&self, p: &Progress) -> u32 {
-        p.achieved_pct
-            .map(|x| x.clamp(0.0, 100.0) as u32)
-            .unwrap_or(0)
+}
+
+impl ProgressView for DashboardPage {
+    fn lang(&self) -> Lang {
+        self.c.lang
     }
 }
 
@@ -614,23 +614,23 @@ pub async fn dashboard(
     let visible = who.visible();
     let found = s
         .read(move |conn| {
-            let ids =
-                dantoc_store::accounts::resolve_units(conn, "unit", std::slice::from_ref(&u))?;
-            let name = conn
-                .query_one(
-                    "SELECT full_name FROM admin_unit WHERE id = $1",
-                    &[dantoc_store::Val::Int(ids[0])],
-                )?
-                .map(|r| r.str(0))
-                .unwrap_or_default();
-            let ts = dantoc_store::targets::list(conn, None, Some(&ids))?;
-            let pr = dantoc_store::targets::progress_of(
+            let targets = dantoc_store::targets::with_progress(
                 conn,
-                &ts,
+                None,
+                Some(&u),
                 crate::api::analytics::today(),
                 visible.as_deref(),
             )?;
-            Ok((name, ts.into_iter().zip(pr).collect::<Vec<_>>()))
+            let (code, version) = dantoc_domain::admin::split_unit_ref(&u).map_err(|e| {
+                dantoc_store::StoreError::invalid(dantoc_domain::FieldError::new("unit", e))
+            })?;
+            let name = dantoc_store::units::require(
+                conn,
+                version.unwrap_or(HierarchyVersion::CURRENT),
+                code,
+            )?
+            .full_name;
+            Ok((name, targets))
         })
         .await;
     let (unit_name, targets) = match found {

@@ -368,19 +368,12 @@ pub fn compute(req: &Request, input: &Input) -> Result<Computed, Problems> {
         return Err(problems);
     }
 
-    // Rule 1: a value on the unit itself wins over those below it, per indicator/unit/period.
-    let mut has_direct: HashMap<(usize, usize, Period), bool> = HashMap::new();
-    for f in &input.facts {
-        *has_direct.entry((f.indicator, f.ou, f.period)).or_default() |= f.direct;
-    }
+    let counts = own_figures_first(&input.facts);
     let pe_filter = req.is_filter(DimId::Pe);
     let ou_filter = req.is_filter(DimId::Ou);
     let mut acc: HashMap<(Key, u8), Acc> = HashMap::new();
     let mut lists: Vec<Vec<u32>> = vec![vec![]; 7];
-    for f in &input.facts {
-        if f.direct != has_direct[&(f.indicator, f.ou, f.period)] {
-            continue;
-        }
+    for (f, _) in input.facts.iter().zip(&counts).filter(|(_, c)| **c) {
         lists[DimId::Dx.index()] = vec![f.indicator as u32];
         lists[DimId::Ou.index()] = vec![if ou_filter { 0 } else { f.ou as u32 }];
         let pe = &mut lists[DimId::Pe.index()];
@@ -545,18 +538,25 @@ pub fn compute(req: &Request, input: &Input) -> Result<Computed, Problems> {
     })
 }
 
+/// Rule 1: which facts count — for one indicator, unit and stored period, the value stored on
+/// the unit itself when there is one, else those of the units below it.
+fn own_figures_first(facts: &[Fact]) -> Vec<bool> {
+    let mut has_direct: HashMap<(usize, usize, Period), bool> = HashMap::new();
+    for f in facts {
+        *has_direct.entry((f.indicator, f.ou, f.period)).or_default() |= f.direct;
+    }
+    facts
+        .iter()
+        .map(|f| f.direct == has_direct[&(f.indicator, f.ou, f.period)])
+        .collect()
+}
+
 /// Add the facts of several units up into one (the whole country from its provinces): each
 /// unit's own figure first (rule 1), then one fact per indicator, period and disaggregation.
 pub fn fold_into(facts: Vec<Fact>, ou: usize) -> Vec<Fact> {
-    let mut has_direct: HashMap<(usize, usize, Period), bool> = HashMap::new();
-    for f in &facts {
-        *has_direct.entry((f.indicator, f.ou, f.period)).or_default() |= f.direct;
-    }
+    let counts = own_figures_first(&facts);
     let mut out: BTreeMap<(usize, Period, String), Fact> = BTreeMap::new();
-    for f in facts {
-        if f.direct != has_direct[&(f.indicator, f.ou, f.period)] {
-            continue;
-        }
+    for (f, _) in facts.into_iter().zip(counts).filter(|(_, c)| *c) {
         let key = (f.indicator, f.period, f.disagg.code());
         match out.get_mut(&key) {
             Some(g) => {

@@ -291,17 +291,13 @@ pub async fn targets(
     let visible = who.visible();
     let list = s
         .read(move |c| {
-            let within = match &unit {
-                Some(u) => Some(dantoc_store::accounts::resolve_units(
-                    c,
-                    "unit",
-                    std::slice::from_ref(u),
-                )?),
-                None => None,
-            };
-            let ts = dantoc_store::targets::list(c, indicator.as_deref(), within.as_deref())?;
-            let pr = dantoc_store::targets::progress_of(c, &ts, today(), visible.as_deref())?;
-            Ok(ts.into_iter().zip(pr).collect::<Vec<_>>())
+            dantoc_store::targets::with_progress(
+                c,
+                indicator.as_deref(),
+                unit.as_deref(),
+                today(),
+                visible.as_deref(),
+            )
         })
         .await?;
     let items: Vec<Value> = list
