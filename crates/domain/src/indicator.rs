@@ -209,7 +209,7 @@ impl Indicator {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub fn sample() -> Indicator {

@@ -11,6 +11,7 @@ pub mod analytics;
 pub mod disagg;
 pub mod error;
 pub mod ethnic;
+pub mod form;
 pub mod formula;
 pub mod geo;
 pub mod indicator;

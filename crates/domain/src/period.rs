@@ -182,6 +182,37 @@ fn days_in_month(y: i32, m: u32) -> u32 {
     }
 }
 
+/// The day `days` after a `YYYY-MM-DD` date (negative: before); `None` for a malformed date.
+pub fn add_days(date: &str, days: i64) -> Option<String> {
+    let y: i64 = date.get(0..4)?.parse().ok()?;
+    let m: u32 = date.get(5..7)?.parse().ok()?;
+    let d: i64 = date.get(8..10)?.parse().ok()?;
+    if date.len() != 10 || !(1..=12).contains(&m) || d < 1 || d > days_in_month(y as i32, m) as i64
+    {
+        return None;
+    }
+    // days from civil and back (H. Hinnant's algorithms), proleptic Gregorian calendar
+    let (yy, mm) = if m <= 2 {
+        (y - 1, m as i64 + 9)
+    } else {
+        (y, m as i64 - 3)
+    };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let doy = (153 * mm + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let z = era * 146_097 + doe + days;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    Some(format!("{year:04}-{month:02}-{day:02}"))
+}
+
 impl FromStr for Period {
     type Err = PeriodError;
     fn from_str(input: &str) -> Result<Period, PeriodError> {
@@ -245,6 +276,17 @@ mod tests {
 
     fn p(s: &str) -> Period {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn add_days_crosses_months_years_and_leap_days() {
+        assert_eq!(add_days("2024-12-31", 15).as_deref(), Some("2025-01-15"));
+        assert_eq!(add_days("2024-02-28", 1).as_deref(), Some("2024-02-29"));
+        assert_eq!(add_days("2023-02-28", 1).as_deref(), Some("2023-03-01"));
+        assert_eq!(add_days("2024-03-01", -1).as_deref(), Some("2024-02-29"));
+        assert_eq!(add_days("2024-06-30", 0).as_deref(), Some("2024-06-30"));
+        assert_eq!(add_days("2024-13-01", 1), None);
+        assert_eq!(add_days("2024-02-30", 1), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod ethnic;
+pub mod forms;
 pub mod gis;
 pub mod indicators;
 pub mod maps;
@@ -36,5 +37,6 @@ pub fn open(url: &str) -> Result<Db, StoreError> {
     migrate::migrate(&db)?;
     seed::load_reference(&db)?;
     gis::load_seed(&db)?;
+    forms::load_defaults(&db)?;
     Ok(db)
 }

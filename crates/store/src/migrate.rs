@@ -52,6 +52,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0005_geometry.sql"),
         then: None,
     },
+    Migration {
+        version: 6,
+        name: "forms",
+        sqlite: include_str!("../migrations/sqlite/0006_forms.sql"),
+        postgres: include_str!("../migrations/postgres/0006_forms.sql"),
+        then: None,
+    },
 ];
 
 /// Apply the migrations not yet applied; returns the versions applied now.
@@ -132,6 +139,7 @@ pub fn fingerprint() -> String {
         .chain(crate::seed::SEED_ID.bytes())
         .chain(crate::gis::SEED_ID.bytes())
         .chain(crate::analytics::ROLLUP_SQL.bytes())
+        .chain(crate::forms::SHIPPED_JSON.bytes())
     {
         h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
     }

@@ -128,6 +128,13 @@ pub fn router(state: AppState) -> Router {
                 .delete(api::analytics::delete_report_table),
         )
         .route("/api/dataValues/history", get(v::history))
+        .route("/api/forms", get(api::forms::list))
+        .route(
+            "/api/forms/{code}",
+            get(api::forms::get)
+                .put(api::forms::put)
+                .delete(api::forms::delete),
+        )
         .route("/", get(pages::home))
         .route("/phan-tich", get(analytics_pages::pivot_page))
         .route("/muc-tieu", get(analytics_pages::targets_page))
