@@ -7,6 +7,7 @@ pub mod analytics_pages;
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod form_pages;
 pub mod i18n;
 pub mod pages;
 pub mod params;
@@ -134,6 +135,14 @@ pub fn router(state: AppState) -> Router {
             get(api::forms::get)
                 .put(api::forms::put)
                 .delete(api::forms::delete),
+        )
+        .route(
+            "/bieu-mau/moi",
+            get(form_pages::new_form).post(form_pages::create_form),
+        )
+        .route(
+            "/bieu-mau/{code}/sua",
+            get(form_pages::edit_form).post(form_pages::update_form),
         )
         .route("/", get(pages::home))
         .route("/phan-tich", get(analytics_pages::pivot_page))

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Server, start};
+use common::{PASSWORD, Server, start};
 use dantoc_domain::access::Role;
 use serde_json::json;
 
@@ -18,7 +18,10 @@ macro_rules! on_both_backends {
     };
 }
 
-on_both_backends!(forms_are_configured_by_provincial_officers);
+on_both_backends!(
+    forms_are_configured_by_provincial_officers,
+    the_form_editor_page_saves_and_names_the_wrong_line
+);
 
 fn forms_are_configured_by_provincial_officers(s: Server) {
     let all = s.anon.get("/api/forms").json();
@@ -95,4 +98,71 @@ fn forms_are_configured_by_provincial_officers(s: Server) {
         actions.contains(&"create") && actions.contains(&"update") && actions.contains(&"delete"),
         "{log}"
     );
+}
+
+fn the_form_editor_page_saves_and_names_the_wrong_line(s: Server) {
+    s.user("tinh-web", Role::ProvinceOfficer, &["22"]);
+    let (_, c) = s.login("tinh-web", PASSWORD);
+    let c = c.unwrap();
+    let csrf = c.get("/api/me").json()["csrfToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let page = c.get("/bieu-mau/BM-DTTS-01/sua");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("Cấu hình biểu mẫu BM-DTTS-01"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("I. Dân số"));
+    assert_eq!(s.anon.get("/bieu-mau/moi").status, 303, "login first");
+
+    let fields = |line_rows: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("code", "BM-WEB".to_string()),
+            ("name_vi", "Biểu thử trên web".to_string()),
+            ("period_type", "yearly".to_string()),
+            ("level", "commune".to_string()),
+            ("deadline_days", "10".to_string()),
+            ("lines", "3".to_string()),
+            ("s0", "Phần một".to_string()),
+            ("i0", "x-cnscd-tv".to_string()),
+            ("r0", "none".to_string()),
+            ("c0", "sex".to_string()),
+            ("q0", "1".to_string()),
+            ("s1", "Phần một".to_string()),
+            ("i1", "".to_string()),
+            ("s2", "Phần hai".to_string()),
+            ("i2", "x-cnscd-to".to_string()),
+            ("r2", line_rows.to_string()),
+            ("c2", "none".to_string()),
+        ]
+    };
+    let post = |f: Vec<(&str, String)>| {
+        let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        c.post_form("/bieu-mau/moi", &f)
+    };
+    // line 3 asks for ethnic rows of an indicator that has none: the page says which line
+    let r = post(fields("ethnic"));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body.contains("Dòng 2") && r.body.contains("not broken down by ethnic"),
+        "{}",
+        r.body
+    );
+    assert_eq!(s.anon.get("/api/forms/BM-WEB").status, 404, "nothing saved");
+    let r = post(fields("none"));
+    assert_eq!(r.status, 303, "{}", r.body);
+    let f = s.anon.get("/api/forms/BM-WEB").json();
+    assert_eq!(f["sections"].as_array().unwrap().len(), 2, "{f}");
+    assert_eq!(f["sections"][0]["items"][0]["columns"], "sex");
+    assert_eq!(f["sections"][0]["items"][0]["required"], true);
+    // without the form's CSRF token nothing is saved
+    let mut no_token = fields("none");
+    no_token[0].1 = "sai".into();
+    no_token[1].1 = "BM-WEB2".into();
+    assert_eq!(post(no_token).status, 403);
+    assert_eq!(s.anon.get("/api/forms/BM-WEB2").status, 404);
 }
