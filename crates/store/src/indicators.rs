@@ -198,6 +198,7 @@ pub fn update(c: &mut dyn Conn, code: &str, i: &Indicator) -> Result<(), StoreEr
                 )?;
             }
         }
+        crate::validation::rename_indicator(c, code, &i.code)?;
     }
     Ok(())
 }

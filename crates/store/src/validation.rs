@@ -215,6 +215,30 @@ pub fn delete(c: &mut dyn Conn, actor: &Actor, code: &str) -> Result<(), StoreEr
     )
 }
 
+/// An indicator's code changed: rules that read it follow (`#{old}` in expressions, and
+/// bounds' indicator).
+pub(crate) fn rename_indicator(c: &mut dyn Conn, old: &str, new: &str) -> Result<(), StoreError> {
+    c.execute(
+        "UPDATE validation_rule SET indicator_code = $1 WHERE indicator_code = $2",
+        &[Val::from(new), Val::from(old)],
+    )?;
+    let (from, to) = (format!("#{{{old}}}"), format!("#{{{new}}}"));
+    for r in c.query(
+        "SELECT code, left_expr, right_expr FROM validation_rule WHERE kind = 'compare'",
+        &[],
+    )? {
+        let (l, rt) = (r.str(1), r.str(2));
+        let (l2, r2) = (l.replace(&from, &to), rt.replace(&from, &to));
+        if l2 != l || r2 != rt {
+            c.execute(
+                "UPDATE validation_rule SET left_expr = $1, right_expr = $2 WHERE code = $3",
+                &[Val::from(l2), Val::from(r2), Val::from(r.str(0))],
+            )?;
+        }
+    }
+    Ok(())
+}
+
 // ------------------------------------------------------------------ violations
 
 /// A violation at a place: the rule's numbers and messages, the unit, period and (for a cell)
@@ -274,11 +298,14 @@ struct Entry {
     value: Option<f64>,
 }
 
-/// Stored values the import does not replace: by key, and by (slot, unit, period) group.
+/// The values of one indicator (slot) at one unit and period.
+type Group = (u16, i64, Period);
+
+/// Stored values the import does not replace: by key (group and disaggregation), and by group.
 #[derive(Default)]
 struct Stored {
     by_key: HashMap<(u16, i64, Period, i64), Option<f64>>,
-    groups: HashMap<(u16, i64, Period), Vec<(i64, Option<f64>)>>,
+    groups: HashMap<Group, Vec<(i64, Option<f64>)>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -371,7 +398,7 @@ fn needs(
     entries: &[Entry],
     nslots: usize,
     strategy: Strategy,
-) -> HashSet<(u16, i64, Period)> {
+) -> HashSet<Group> {
     let mut out = HashSet::new();
     let mut present = vec![false; nslots];
     for g in groups(entries) {
@@ -424,7 +451,7 @@ fn marks(first: usize, n: usize) -> String {
 /// Load the stored values of the groups needed: one query per period and 500 units.
 fn load_stored(
     c: &mut dyn Conn,
-    needs: &HashSet<(u16, i64, Period)>,
+    needs: &HashSet<Group>,
     slot_ids: &[i64],
 ) -> Result<Stored, StoreError> {
     let mut stored = Stored::default();

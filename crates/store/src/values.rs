@@ -650,6 +650,7 @@ impl Checking {
     /// Every item read: the values to write, in key order — or, if any problem was found, the
     /// summary that refuses the import, with every problem in item order (a key given again
     /// names the item that gave it before).
+    #[allow(clippy::result_large_err)] // a refusal, once per import
     fn conclude(
         self,
         opts: &ImportOptions,

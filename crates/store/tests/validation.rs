@@ -552,6 +552,38 @@ fn rules_crud_is_checked_and_audited(db: &TestDb) {
             ("delete".into(), "thu-nghiem-2".into()),
         ]
     );
+    // an indicator's code replaced: the rules that read it follow
+    db.write(|c| {
+        let mut i = dantoc_store::indicators::get(c, "x-ho-dtts")?.unwrap();
+        i.code = "x-ho-dtts-moi".into();
+        dantoc_store::indicators::update(c, "x-ho-dtts", &i)?;
+        let mut i = dantoc_store::indicators::get(c, "x-dtts-share")?.unwrap();
+        i.code = "x-dtts-share-moi".into();
+        dantoc_store::indicators::update(c, "x-dtts-share", &i)
+    })
+    .unwrap();
+    let r = db
+        .read(|c| validation::get(c, "ho-ngheo-le-ho-dtts"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (r.left.as_str(), r.right.as_str()),
+        ("#{x-ho-ngheo-dtts}", "#{x-ho-dtts-moi}")
+    );
+    let b = db
+        .read(|c| validation::get(c, "ty-le-dtts-0-100"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.indicator.as_deref(), Some("x-dtts-share-moi"));
+    let s = import(
+        db,
+        &ImportOptions::default(),
+        vec![
+            rv("x-ho-dtts-moi", COMMUNE, "2024", "E02", "1"),
+            rv("x-ho-ngheo-dtts", COMMUNE, "2024", "E02", "2"),
+        ],
+    );
+    assert_eq!(s.status, "ERROR", "the renamed rule still runs");
 }
 
 fn batch_report_over_a_subtree_and_periods(db: &TestDb) {

@@ -5,6 +5,7 @@ pub mod analytics;
 pub mod maps;
 pub mod ogc;
 pub mod reference;
+pub mod validation;
 pub mod values;
 
 use axum::http::header;
