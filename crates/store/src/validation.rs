@@ -301,11 +301,67 @@ struct Entry {
 /// The values of one indicator (slot) at one unit and period.
 type Group = (u16, i64, Period);
 
-/// Stored values the import does not replace: by key (group and disaggregation), and by group.
+/// FxHash (rustc's): a quick hash for the small integer keys here (ids, periods), which are
+/// checked against the catalogue before they get here and cannot be chosen to collide.
+#[derive(Default, Clone, Copy)]
+struct Fx(u64);
+
+impl Fx {
+    fn add(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.add(*b as u64);
+        }
+    }
+    fn write_u8(&mut self, v: u8) {
+        self.add(v as u64)
+    }
+    fn write_u16(&mut self, v: u16) {
+        self.add(v as u64)
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.add(v as u64)
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.add(v)
+    }
+    fn write_i64(&mut self, v: i64) {
+        self.add(v as u64)
+    }
+    fn write_isize(&mut self, v: isize) {
+        self.add(v as u64)
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.add(v as u64)
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fx>>;
+type FxSet<K> = HashSet<K, std::hash::BuildHasherDefault<Fx>>;
+
+/// Stored values the rules read, by group, each group sorted by disaggregation.
 #[derive(Default)]
 struct Stored {
-    by_key: HashMap<(u16, i64, Period, i64), Option<f64>>,
-    groups: HashMap<Group, Vec<(i64, Option<f64>)>>,
+    groups: FxMap<Group, Vec<(i64, Option<f64>)>>,
+}
+
+impl Stored {
+    /// The stored value at a group and disaggregation: `None` if none is stored, `Some(None)`
+    /// for a stored value that is not a number.
+    fn get(&self, g: &Group, disagg: i64) -> Option<Option<f64>> {
+        let v = self.groups.get(g)?;
+        v.binary_search_by_key(&disagg, |x| x.0)
+            .ok()
+            .map(|i| v[i].1)
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -390,16 +446,21 @@ fn groups(entries: &[Entry]) -> impl Iterator<Item = &[Entry]> {
     entries.chunk_by(|a, b| a.unit == b.unit && a.period == b.period)
 }
 
+/// Sort for [`groups`]: by period and unit — a stable sort, which takes a file made of runs in
+/// that order (a yearly report of every commune) in one pass —, then each unit and period's
+/// few values by disaggregation.
+fn sort_entries(entries: &mut [Entry]) {
+    entries.sort_by_key(|e| (e.period, e.unit));
+    for g in entries.chunk_by_mut(|a, b| a.unit == b.unit && a.period == b.period) {
+        g.sort_unstable_by_key(|e| (e.disagg, e.slot));
+    }
+}
+
 /// The (slot, unit, period) groups whose stored values the rules need: every operand of a rule
 /// on totals; in a cell, the operands the import does not give; and with the strategies that
 /// may leave a value unwritten (create, update), every value's own group.
-fn needs(
-    rules: &[Prepared],
-    entries: &[Entry],
-    nslots: usize,
-    strategy: Strategy,
-) -> HashSet<Group> {
-    let mut out = HashSet::new();
+fn needs(rules: &[Prepared], entries: &[Entry], nslots: usize, strategy: Strategy) -> FxSet<Group> {
+    let mut out = FxSet::default();
     let mut present = vec![false; nslots];
     for g in groups(entries) {
         let (unit, period) = (g[0].unit, g[0].period);
@@ -448,10 +509,12 @@ fn marks(first: usize, n: usize) -> String {
         .join(", ")
 }
 
-/// Load the stored values of the groups needed: one query per period and 500 units.
+/// Load the stored values of the groups needed: one query per period and 500 units. (The
+/// query may bring a few more groups, those of a slot needed at one unit and a unit needed for
+/// another slot: they are stored values all the same.)
 fn load_stored(
     c: &mut dyn Conn,
-    needs: &HashSet<Group>,
+    needs: &FxSet<Group>,
     slot_ids: &[i64],
 ) -> Result<Stored, StoreError> {
     let mut stored = Stored::default();
@@ -461,7 +524,7 @@ fn load_stored(
         e.0.insert(*s);
         e.1.insert(*u);
     }
-    let slot_of: HashMap<i64, u16> = slot_ids
+    let slot_of: FxMap<i64, u16> = slot_ids
         .iter()
         .enumerate()
         .map(|(i, id)| (*id, i as u16))
@@ -490,18 +553,16 @@ fn load_stored(
                 let Some(slot) = slot_of.get(&r.i64(0)).copied() else {
                     continue;
                 };
-                let (unit, disagg, value) = (r.i64(1), r.i64(2), r.opt_f64(3));
-                if !needs.contains(&(slot, unit, period)) {
-                    continue;
-                }
-                stored.by_key.insert((slot, unit, period, disagg), value);
                 stored
                     .groups
-                    .entry((slot, unit, period))
+                    .entry((slot, r.i64(1), period))
                     .or_default()
-                    .push((disagg, value));
+                    .push((r.i64(2), r.opt_f64(3)));
             }
         }
+    }
+    for v in stored.groups.values_mut() {
+        v.sort_unstable_by_key(|x| x.0);
     }
     Ok(stored)
 }
@@ -547,7 +608,7 @@ struct Engine<'a> {
     rules: &'a [Prepared],
     nslots: usize,
     /// Dimensions of each disaggregation key, as bits.
-    masks: &'a HashMap<i64, u8>,
+    masks: &'a FxMap<i64, u8>,
     stored: &'a Stored,
     hits: Vec<Hit>,
     checks: u64,
@@ -642,11 +703,7 @@ impl Engine<'_> {
                                         vals.push(e.value);
                                     }
                                     None => vals.push(
-                                        self.stored
-                                            .by_key
-                                            .get(&(*s, unit, period, disagg))
-                                            .copied()
-                                            .flatten(),
+                                        self.stored.get(&(*s, unit, period), disagg).flatten(),
                                     ),
                                 }
                             }
@@ -829,7 +886,7 @@ fn check_import(
     if opts.validation == ValidationMode::Off || resolved.is_empty() {
         return Ok(Found::default());
     }
-    let mut written = HashSet::new();
+    let mut written = HashSet::new(); // few: the import's indicators
     let mut last = None;
     for r in resolved {
         if last != Some(r.indicator_id) {
@@ -846,7 +903,7 @@ fn check_import(
     if rules.is_empty() {
         return Ok(Found::default());
     }
-    let slot_of: HashMap<i64, u16> = slot_ids
+    let slot_of: FxMap<i64, u16> = slot_ids
         .iter()
         .enumerate()
         .map(|(i, id)| (*id, i as u16))
@@ -888,7 +945,7 @@ fn check_import(
     let ids = disagg_ids(c, &wanted)?;
     let mut key_of_index: Vec<i64> = vec![0; used.len()];
     let mut codes: HashMap<i64, String> = HashMap::new();
-    let mut masks: HashMap<i64, u8> = HashMap::new();
+    let mut masks: FxMap<i64, u8> = FxMap::default();
     for (i, code) in &batch_codes {
         let key = ids.get(code).copied().unwrap_or(-(*i as i64) - 1);
         key_of_index[*i] = key;
@@ -917,7 +974,7 @@ fn check_import(
     for e in &mut entries {
         e.disagg = key_of_index[e.disagg as usize];
     }
-    entries.sort_unstable_by_key(|e| (e.unit, e.period, e.disagg, e.slot));
+    sort_entries(&mut entries);
 
     let needs = needs(&rules, &entries, slot_ids.len(), opts.strategy);
     let stored = if needs.is_empty() {
@@ -926,9 +983,10 @@ fn check_import(
         load_stored(c, &needs, &slot_ids)?
     };
     let unknown: BTreeSet<i64> = stored
-        .by_key
-        .keys()
-        .map(|k| k.3)
+        .groups
+        .values()
+        .flatten()
+        .map(|x| x.0)
         .filter(|d| !masks.contains_key(d))
         .collect();
     if !unknown.is_empty() {
@@ -943,17 +1001,14 @@ fn check_import(
     match opts.strategy {
         Strategy::Create => {
             for e in &mut entries {
-                if let Some(v) = stored.by_key.get(&(e.slot, e.unit, e.period, e.disagg)) {
-                    e.value = *v;
+                if let Some(v) = stored.get(&(e.slot, e.unit, e.period), e.disagg) {
+                    e.value = v;
                 }
             }
         }
         Strategy::Update => {
             for e in &mut entries {
-                if !stored
-                    .by_key
-                    .contains_key(&(e.slot, e.unit, e.period, e.disagg))
-                {
+                if stored.get(&(e.slot, e.unit, e.period), e.disagg).is_none() {
                     e.value = None;
                 }
             }
@@ -1102,7 +1157,7 @@ pub fn report(c: &mut dyn Conn, f: &ReportFilter) -> Result<Report, StoreError> 
         sql.push_str(&s);
         params.extend(vals);
     }
-    let slot_of: HashMap<i64, u16> = slot_ids
+    let slot_of: FxMap<i64, u16> = slot_ids
         .iter()
         .enumerate()
         .map(|(i, id)| (*id, i as u16))
@@ -1138,7 +1193,7 @@ pub fn report(c: &mut dyn Conn, f: &ReportFilter) -> Result<Report, StoreError> 
     out.values = entries.len() as u64;
     let ids: Vec<i64> = disaggs.into_iter().collect();
     let mut codes = disagg_codes(c, &ids)?;
-    let masks: HashMap<i64, u8> = codes.iter().map(|(k, v)| (*k, mask_of(v))).collect();
+    let masks: FxMap<i64, u8> = codes.iter().map(|(k, v)| (*k, mask_of(v))).collect();
     let wanted: Vec<String> = rules
         .iter()
         .filter_map(|r| r.rule.bounds_disaggregation().map(str::to_string))
@@ -1158,7 +1213,7 @@ pub fn report(c: &mut dyn Conn, f: &ReportFilter) -> Result<Report, StoreError> 
     for (code, id) in named {
         codes.insert(id, code);
     }
-    entries.sort_unstable_by_key(|e| (e.unit, e.period, e.disagg, e.slot));
+    sort_entries(&mut entries);
     let stored = Stored::default();
     let mut engine = Engine {
         rules: &rules,
