@@ -18,6 +18,7 @@ dantoc_store::on_both_backends!(
     bounds_on_one_disaggregation_and_missing_as_zero,
     rules_crud_is_checked_and_audited,
     batch_report_over_a_subtree_and_periods,
+    demo_data_passes_the_seed_rules,
 );
 
 fn actor() -> Actor {
@@ -736,4 +737,34 @@ fn batch_report_over_a_subtree_and_periods(db: &TestDb) {
         text.contains("06877,2024,Đông Ngũ,2024,E02,ho-ngheo-le-ho-dtts"),
         "{text}"
     );
+}
+
+/// The demo provinces load with the rules on (an error would refuse them), and the batch report
+/// over them finds nothing, warnings included.
+fn demo_data_passes_the_seed_rules(db: &TestDb) {
+    assert!(dantoc_store::demo::load(db).unwrap());
+    let mut units: Vec<String> = dantoc_store::demo::PROVINCES
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    units.extend(
+        dantoc_store::demo::OLD_PROVINCES
+            .iter()
+            .map(|p| format!("{p}@2024")),
+    );
+    let r = db
+        .read(|c| {
+            validation::report(
+                c,
+                &ReportFilter {
+                    units,
+                    children: true,
+                    ..Default::default()
+                },
+            )
+        })
+        .unwrap();
+    assert!(r.values > 10_000, "{}", r.values);
+    assert!(r.checks > 10_000, "{}", r.checks);
+    assert_eq!(r.count, 0, "{:?}", r.violations.first());
 }
