@@ -24,10 +24,14 @@
 //!
 //! `dantoc-bench gis [--binary PATH] [--runs N] [--only sqlite|postgres]`: OGC API – Features
 //! pages of 1,000 communes on both engines (issue #6, see `gis.rs`).
+//!
+//! `dantoc-bench validation [--rows N] [--only sqlite|postgres]`: the import with the
+//! validation rules on and off (issue #4, see `validation.rs`).
 
 mod analytics;
 mod gis;
 mod server;
+mod validation;
 
 use dantoc_domain::admin::{HierarchyVersion, UnitKind};
 use dantoc_domain::period::Period;
@@ -82,7 +86,7 @@ struct Args {
     only: Option<Engine>,
 }
 
-const USAGE: &str = "usage: dantoc-bench [--rows N] [--only sqlite|postgres]\n       dantoc-bench server [--binary PATH] [--starts N] [--idle SECONDS]\n       dantoc-bench analytics [--scale F] [--only sqlite|postgres] [--runs N] [--keep] [--no-duckdb]\n       dantoc-bench gis [--binary PATH] [--runs N] [--only sqlite|postgres]";
+const USAGE: &str = "usage: dantoc-bench [--rows N] [--only sqlite|postgres]\n       dantoc-bench server [--binary PATH] [--starts N] [--idle SECONDS]\n       dantoc-bench analytics [--scale F] [--only sqlite|postgres] [--runs N] [--keep] [--no-duckdb]\n       dantoc-bench gis [--binary PATH] [--runs N] [--only sqlite|postgres]\n       dantoc-bench validation [--rows N] [--only sqlite|postgres]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
@@ -646,6 +650,15 @@ fn main() {
     }
     if std::env::args().nth(1).as_deref() == Some("gis") {
         std::process::exit(gis::main(std::env::args().skip(2)));
+    }
+    if std::env::args().nth(1).as_deref() == Some("validation") {
+        match validation::parse_args(std::env::args().skip(2)) {
+            Ok(a) => std::process::exit(validation::main(a)),
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(2);
+            }
+        }
     }
     if std::env::args().nth(1).as_deref() == Some("analytics") {
         match analytics::parse_args(std::env::args().skip(2)) {

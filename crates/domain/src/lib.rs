@@ -18,6 +18,7 @@ pub mod indicator;
 pub mod period;
 pub mod personal;
 pub mod text;
+pub mod validation;
 pub mod value;
 
 pub use error::{FieldError, Problems};

@@ -199,6 +199,7 @@ pub fn update(c: &mut dyn Conn, code: &str, i: &Indicator) -> Result<(), StoreEr
             }
         }
         crate::forms::rename_indicator(c, code, &i.code)?;
+        crate::validation::rename_indicator(c, code, &i.code)?;
     }
     Ok(())
 }

@@ -26,6 +26,7 @@ pub mod targets;
 #[doc(hidden)]
 pub mod testing;
 pub mod units;
+pub mod validation;
 pub mod values;
 
 pub use db::{Backend, Conn, Db, Val};

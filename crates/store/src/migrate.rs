@@ -59,6 +59,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0006_forms.sql"),
         then: None,
     },
+    Migration {
+        version: 7,
+        name: "validation",
+        sqlite: include_str!("../migrations/sqlite/0007_validation.sql"),
+        postgres: include_str!("../migrations/postgres/0007_validation.sql"),
+        then: None,
+    },
 ];
 
 /// Apply the migrations not yet applied; returns the versions applied now.

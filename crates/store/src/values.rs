@@ -367,6 +367,8 @@ pub struct ImportOptions {
     pub audit_each: bool,
     /// Units the writer may write (`None`: everywhere); any other unit is a conflict.
     pub allowed_units: Option<HashSet<i64>>,
+    /// What the validation rules do: refuse the import (default), report, or nothing.
+    pub validation: crate::validation::ValidationMode,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -390,6 +392,12 @@ pub struct ImportSummary {
     pub conflict_count: u64,
     pub dry_run: bool,
     pub rows: u64,
+    /// Violations of validation rules (the first 1,000, in item order, each located).
+    pub validation: Vec<crate::validation::Violation>,
+    /// Violations in all.
+    pub validation_count: u64,
+    /// Rule evaluations made.
+    pub validation_checks: u64,
 }
 
 const MAX_CONFLICTS: usize = 1000;
@@ -642,6 +650,7 @@ impl Checking {
     /// Every item read: the values to write, in key order — or, if any problem was found, the
     /// summary that refuses the import, with every problem in item order (a key given again
     /// names the item that gave it before).
+    #[allow(clippy::result_large_err)] // a refusal, once per import
     fn conclude(
         self,
         opts: &ImportOptions,
@@ -721,6 +730,9 @@ impl Checking {
             conflict_count,
             dry_run: opts.dry_run,
             rows,
+            validation: vec![],
+            validation_count: 0,
+            validation_checks: 0,
         })
     }
 }
@@ -758,7 +770,17 @@ pub fn import(
     };
     let bulk =
         ready.resolved.len() >= BULK_MIN && !opts.audit_each && opts.strategy != Strategy::Delete;
+    let (mut refused, mut found) = (None, None);
     let work = |c: &mut dyn Conn| {
+        let v =
+            crate::validation::on_import(c, &ready.cat, &ready.resolved, ready.rows, opts, locate)?;
+        match v {
+            Ok(f) => found = Some(f),
+            Err(summary) => {
+                refused = Some(summary);
+                return Err(StoreError::Conflict("the import was refused".into()));
+            }
+        }
         let b = Batch {
             now: crate::clock::now(),
             actor,
@@ -771,11 +793,18 @@ pub fn import(
     };
     // the bulk paths check the references once, set-based, instead of row by row
     let count = if bulk {
-        db.bulk_transaction(!opts.dry_run, work)?
+        db.bulk_transaction(!opts.dry_run, work)
     } else {
-        db.transaction(!opts.dry_run, work)?
+        db.transaction(!opts.dry_run, work)
     };
-    Ok(success(opts, ready.rows, count))
+    if let Some(summary) = refused {
+        return Ok(summary);
+    }
+    let mut s = success(opts, ready.rows, count?);
+    if let Some(f) = found {
+        f.report(&mut s, locate);
+    }
+    Ok(s)
 }
 
 /// PostgreSQL, a large import that creates values: the transaction starts once [`BULK_MIN`]
@@ -792,6 +821,7 @@ fn streamed(
     locate: &dyn Fn(usize, FieldError) -> FieldError,
 ) -> Result<ImportSummary, StoreError> {
     let mut refused: Option<ImportSummary> = None;
+    let mut found = None;
     let outcome = db.bulk_transaction(!opts.dry_run, |c| {
         let mut b = Batch {
             now: crate::clock::now(),
@@ -838,7 +868,24 @@ fn streamed(
             "values written while reading"
         );
         match checking.conclude(opts, locate) {
-            Ok(ready) => write(c, b, &ready, true, Some(&streamed)).map(|n| (n, ready.rows)),
+            Ok(ready) => {
+                let v = crate::validation::on_import(
+                    c,
+                    &ready.cat,
+                    &ready.resolved,
+                    ready.rows,
+                    opts,
+                    locate,
+                )?;
+                match v {
+                    Ok(f) => found = Some(f),
+                    Err(summary) => {
+                        refused = Some(summary);
+                        return Err(StoreError::Conflict("the import was refused".into()));
+                    }
+                }
+                write(c, b, &ready, true, Some(&streamed)).map(|n| (n, ready.rows))
+            }
             Err(summary) => {
                 // roll back whatever was written
                 refused = Some(summary);
@@ -850,7 +897,11 @@ fn streamed(
         return Ok(summary);
     }
     let (count, rows) = outcome?;
-    Ok(success(opts, rows, count))
+    let mut s = success(opts, rows, count);
+    if let Some(f) = found {
+        f.report(&mut s, locate);
+    }
+    Ok(s)
 }
 
 /// Write checked values in the transaction `c` — by the engine's bulk path when `bulk`, less
@@ -975,6 +1026,9 @@ fn success(opts: &ImportOptions, rows: u64, count: ImportCount) -> ImportSummary
         conflict_count: 0,
         dry_run: opts.dry_run,
         rows,
+        validation: vec![],
+        validation_count: 0,
+        validation_checks: 0,
     }
 }
 
@@ -1054,7 +1108,10 @@ pub fn query(c: &mut dyn Conn, f: &ValueFilter) -> Result<Vec<StoredValue>, Stor
 
 /// The WHERE clause of a filter over `data_value d` joined with `indicator i`,
 /// `admin_unit u` and `disaggregation g`, with its parameters.
-fn where_clause(c: &mut dyn Conn, f: &ValueFilter) -> Result<(String, Vec<Val>), StoreError> {
+pub(crate) fn where_clause(
+    c: &mut dyn Conn,
+    f: &ValueFilter,
+) -> Result<(String, Vec<Val>), StoreError> {
     let mut w: Vec<String> = vec![];
     let mut p: Vec<Val> = vec![];
     let mut problems = Problems::default();

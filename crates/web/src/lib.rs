@@ -12,6 +12,7 @@ pub mod i18n;
 pub mod pages;
 pub mod params;
 pub mod state;
+pub mod validation_pages;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -144,6 +145,19 @@ pub fn router(state: AppState) -> Router {
             "/bieu-mau/{code}/sua",
             get(form_pages::edit_form).post(form_pages::update_form),
         )
+        .route(
+            "/api/validationRules",
+            get(api::validation::list_rules).post(api::validation::create_rule),
+        )
+        .route(
+            "/api/validationRules/{code}",
+            get(api::validation::get_rule)
+                .put(api::validation::update_rule)
+                .delete(api::validation::delete_rule),
+        )
+        .route("/api/validation", get(api::validation::report))
+        .route("/api/validation.csv", get(api::validation::report_csv))
+        .route("/kiem-tra", get(validation_pages::page))
         .route("/", get(pages::home))
         .route("/phan-tich", get(analytics_pages::pivot_page))
         .route("/muc-tieu", get(analytics_pages::targets_page))

@@ -400,6 +400,13 @@ fn openapi_documents_every_route(s: Server) {
         ("/api/forms/{code}", "delete"),
         ("/api/maps/choropleth.svg", "get"),
         ("/api/maps/choropleth.png", "get"),
+        ("/api/validationRules", "get"),
+        ("/api/validationRules", "post"),
+        ("/api/validationRules/{code}", "get"),
+        ("/api/validationRules/{code}", "put"),
+        ("/api/validationRules/{code}", "delete"),
+        ("/api/validation", "get"),
+        ("/api/validation.csv", "get"),
     ];
     for (p, m) in expected {
         assert!(

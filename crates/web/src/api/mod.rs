@@ -6,6 +6,7 @@ pub mod forms;
 pub mod maps;
 pub mod ogc;
 pub mod reference;
+pub mod validation;
 pub mod values;
 
 use axum::http::header;

@@ -489,6 +489,8 @@ pub async fn post_data_value_sets(
             "description": summary.description,
             "importCount": summary.import_count,
             "conflicts": conflicts,
+            "validation": summary.validation,
+            "validationCount": summary.validation_count,
             "rejectedIndexes": summary.conflicts.iter().filter_map(|e| e.field.strip_prefix("dataValues[").and_then(|r| r.split(']').next()).and_then(|n| n.parse::<usize>().ok())).collect::<Vec<_>>(),
         }
     });
