@@ -52,6 +52,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0005_geometry.sql"),
         then: None,
     },
+    Migration {
+        version: 8,
+        name: "dhis2_uid",
+        sqlite: include_str!("../migrations/sqlite/0008_dhis2_uid.sql"),
+        postgres: include_str!("../migrations/postgres/0008_dhis2_uid.sql"),
+        then: None,
+    },
 ];
 
 /// Apply the migrations not yet applied; returns the versions applied now.
