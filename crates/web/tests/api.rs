@@ -207,8 +207,8 @@ fn dhis2_data_value_sets_round_trip(s: Server) {
         .map(strip)
         .collect();
     assert_eq!(a, b);
-    // and the idScheme other than CODE is refused clearly
-    let r = s.post_json("/api/dataValueSets?idScheme=UID", &dhis2_payload());
+    // and an idScheme other than CODE and UID is refused clearly
+    let r = s.post_json("/api/dataValueSets?idScheme=NAME", &dhis2_payload());
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["errors"][0]["field"], "idScheme");
 }
@@ -380,6 +380,9 @@ fn openapi_documents_every_route(s: Server) {
         ("/api/dataValues/history", "get"),
         ("/api/dataValueSets", "get"),
         ("/api/dataValueSets", "post"),
+        ("/api/dhis2/uids", "get"),
+        ("/api/dhis2/uids", "put"),
+        ("/api/dhis2/uids.csv", "post"),
         ("/api/analytics", "get"),
         ("/api/analytics.json", "get"),
         ("/api/analytics.svg", "get"),
