@@ -56,7 +56,7 @@ pub mod column {
 
 /// Lists in SQL `IN (…)` go in chunks of at most this many keys, padded to a power of two so
 /// that few distinct statements reach the engines' statement caches.
-const CHUNK: usize = 512;
+const CHUNK: usize = 4096;
 
 /// `$first, …` for `keys`, padded by repeating the last key; with the padded parameters.
 fn in_list(first: usize, keys: &[String]) -> (String, Vec<Val>) {
@@ -592,6 +592,14 @@ fn raw_field(r: &mut RawValue, k: Kind) -> &mut String {
     }
 }
 
+fn raw_text(r: &RawValue, k: Kind) -> &str {
+    match k {
+        Kind::Indicator => &r.indicator,
+        Kind::Unit => &r.unit,
+        Kind::Disaggregation | Kind::Form => &r.disagg,
+    }
+}
+
 fn unknown_uid(k: Kind, uid: &str) -> FieldError {
     let e = match check_uid(uid) {
         Err(e) => e,
@@ -613,7 +621,6 @@ pub fn translate_import(
     data_set: Option<&str>,
     raws: Vec<RawValue>,
 ) -> Result<Translated, StoreError> {
-    let mut raws = raws;
     let kinds: Vec<Kind> = [Kind::Indicator, Kind::Unit, Kind::Disaggregation]
         .into_iter()
         .filter(|k| schemes.of(*k) == IdScheme::Uid)
@@ -621,12 +628,20 @@ pub fn translate_import(
     let mut maps: HashMap<Kind, HashMap<String, String>> = HashMap::new();
     let mut uids: HashMap<(Kind, String), String> = HashMap::new();
     for &k in &kinds {
-        let mut wanted: Vec<String> = raws
-            .iter_mut()
-            .map(|r| raw_field(r, k).trim().to_string())
-            .filter(|u| check_uid(u).is_ok())
-            .collect::<HashSet<_>>()
+        // values come in runs of one item (a file repeats a unit over many rows)
+        let mut distinct: HashSet<&str> = HashSet::new();
+        let mut last = None;
+        for r in &raws {
+            let t = raw_text(r, k).trim();
+            if last != Some(t) {
+                distinct.insert(t);
+                last = Some(t);
+            }
+        }
+        let mut wanted: Vec<String> = distinct
             .into_iter()
+            .filter(|u| check_uid(u).is_ok())
+            .map(str::to_string)
             .collect();
         wanted.sort();
         let m = codes_of(c, k, &wanted)?;
@@ -731,6 +746,15 @@ fn export_key(v: &StoredValue, kind: Kind) -> String {
     }
 }
 
+/// What identifies a stored value's item of `kind`, borrowed.
+fn export_item(v: &StoredValue, kind: Kind) -> (&str, &str) {
+    match kind {
+        Kind::Indicator => (&v.indicator, ""),
+        Kind::Unit => (&v.unit, &v.unit_version),
+        _ => (&v.disagg, ""),
+    }
+}
+
 /// The UIDs an export needs (one query per kind), and the items that have none.
 pub fn export_ids(
     c: &mut dyn Conn,
@@ -746,11 +770,20 @@ pub fn export_ids(
         if schemes.of(k) != IdScheme::Uid {
             continue;
         }
-        let mut seen = HashSet::new();
+        // distinct items first, in order of appearance: one key per item, not per value
+        let mut seen: HashSet<(&str, &str)> = HashSet::new();
+        let mut last = None;
         let codes: Vec<String> = values
             .iter()
+            .filter(|v| {
+                let item = export_item(v, k);
+                // an export comes in runs of one indicator and unit
+                last != Some(item) && {
+                    last = Some(item);
+                    seen.insert(item)
+                }
+            })
             .map(|v| export_key(v, k))
-            .filter(|c| seen.insert(c.clone()))
             .collect();
         let m = uids_of(c, k, &codes)?;
         for code in &codes {
@@ -999,7 +1032,7 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert_eq!(d["default"], "cocDEFAULT1");
         // more keys than one chunk: still every one found
-        let many: Vec<String> = (0..1300)
+        let many: Vec<String> = (0..CHUNK + 300)
             .map(|i| format!("x{i:010}"))
             .chain(["ouAAAAAAAA1".to_string()])
             .collect();
