@@ -766,25 +766,28 @@ pub fn export_ids(
         unmapped: vec![],
         unmapped_count: 0,
     };
-    for k in [Kind::Indicator, Kind::Unit, Kind::Disaggregation] {
-        if schemes.of(k) != IdScheme::Uid {
-            continue;
-        }
-        // distinct items first, in order of appearance: one key per item, not per value
-        let mut seen: HashSet<(&str, &str)> = HashSet::new();
-        let mut last = None;
-        let codes: Vec<String> = values
-            .iter()
-            .filter(|v| {
-                let item = export_item(v, k);
-                // an export comes in runs of one indicator and unit
-                last != Some(item) && {
-                    last = Some(item);
-                    seen.insert(item)
+    let kinds: Vec<Kind> = [Kind::Indicator, Kind::Unit, Kind::Disaggregation]
+        .into_iter()
+        .filter(|k| schemes.of(*k) == IdScheme::Uid)
+        .collect();
+    // distinct items first, in order of appearance: one key per item, not per value; one pass
+    // over the values (they are many and large: reading them is what costs)
+    let mut seen: Vec<HashSet<(&str, &str)>> = vec![HashSet::new(); kinds.len()];
+    let mut last: Vec<Option<(&str, &str)>> = vec![None; kinds.len()];
+    let mut distinct: Vec<Vec<String>> = vec![vec![]; kinds.len()];
+    for v in values {
+        for (n, &k) in kinds.iter().enumerate() {
+            let item = export_item(v, k);
+            // an export comes in runs of one indicator and unit
+            if last[n] != Some(item) {
+                last[n] = Some(item);
+                if seen[n].insert(item) {
+                    distinct[n].push(export_key(v, k));
                 }
-            })
-            .map(|v| export_key(v, k))
-            .collect();
+            }
+        }
+    }
+    for (k, codes) in kinds.into_iter().zip(distinct) {
         let m = uids_of(c, k, &codes)?;
         for code in &codes {
             if !m.contains_key(code) {
