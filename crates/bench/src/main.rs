@@ -27,8 +27,11 @@
 //!
 //! `dantoc-bench validation [--rows N] [--only sqlite|postgres]`: the import with the
 //! validation rules on and off (issue #4, see `validation.rs`).
+//! `dantoc-bench dhis2 [--rows N] [--only sqlite|postgres]`: the cost of DHIS2 UIDs in a
+//! `dataValueSets` import and export (issue #4, see `dhis2.rs`).
 
 mod analytics;
+mod dhis2;
 mod gis;
 mod server;
 mod validation;
@@ -86,7 +89,7 @@ struct Args {
     only: Option<Engine>,
 }
 
-const USAGE: &str = "usage: dantoc-bench [--rows N] [--only sqlite|postgres]\n       dantoc-bench server [--binary PATH] [--starts N] [--idle SECONDS]\n       dantoc-bench analytics [--scale F] [--only sqlite|postgres] [--runs N] [--keep] [--no-duckdb]\n       dantoc-bench gis [--binary PATH] [--runs N] [--only sqlite|postgres]\n       dantoc-bench validation [--rows N] [--only sqlite|postgres]";
+const USAGE: &str = "usage: dantoc-bench [--rows N] [--only sqlite|postgres]\n       dantoc-bench server [--binary PATH] [--starts N] [--idle SECONDS]\n       dantoc-bench analytics [--scale F] [--only sqlite|postgres] [--runs N] [--keep] [--no-duckdb]\n       dantoc-bench gis [--binary PATH] [--runs N] [--only sqlite|postgres]\n       dantoc-bench validation [--rows N] [--only sqlite|postgres]\n       dantoc-bench dhis2 [--rows N] [--only sqlite|postgres]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
@@ -647,6 +650,9 @@ fn server_main() {
 fn main() {
     if std::env::args().nth(1).as_deref() == Some("server") {
         return server_main();
+    }
+    if std::env::args().nth(1).as_deref() == Some("dhis2") {
+        std::process::exit(dhis2::main(std::env::args().skip(2)));
     }
     if std::env::args().nth(1).as_deref() == Some("gis") {
         std::process::exit(gis::main(std::env::args().skip(2)));

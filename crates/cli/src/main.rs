@@ -206,6 +206,15 @@ enum ImportWhat {
     },
     /// Lineage weights for split communes: columns old_code,new_code,weight.
     LineageWeights { file: PathBuf },
+    /// DHIS2 UIDs of indicators, units, disaggregations and forms, for dataValueSets with
+    /// idScheme=UID: columns kind,code,uid (kind: indicator, unit, disaggregation, form, or
+    /// DHIS2's dataElement, orgUnit, categoryOptionCombo, dataSet); all or nothing.
+    Uids {
+        file: PathBuf,
+        /// Check and count, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -778,6 +787,31 @@ fn main() -> Result<()> {
                     let c = csv_reference::import_weights(&db, &actor, f)
                         .map_err(|e| refuse(file, e))?;
                     println!("lineage weights: {} links updated", c.updated);
+                }
+                ImportWhat::Uids { file, dry_run } => {
+                    let f = File::open(file)
+                        .with_context(|| format!("cannot open {}", file.display()))?;
+                    let what = format!("cli: {}", file_name(file));
+                    let c = dantoc_store::dhis2::read_csv(f)
+                        .and_then(|(items, loc)| {
+                            db.transaction(!*dry_run, |c| {
+                                dantoc_store::dhis2::put(c, &actor, &items, None, &what, &|i, e| {
+                                    loc.locate(i, e)
+                                })
+                            })
+                        })
+                        .map_err(|e| refuse(file, e))?;
+                    println!(
+                        "DHIS2 UIDs{}: {} created, {} updated, {} unchanged",
+                        if *dry_run {
+                            " (dry run, nothing written)"
+                        } else {
+                            ""
+                        },
+                        c.created,
+                        c.updated,
+                        c.unchanged
+                    );
                 }
             }
         }

@@ -179,13 +179,13 @@ pub fn export_indicators<W: Write>(db: &Db, out: W) -> Result<u64, StoreError> {
 
 /// Records of a CSV file as maps column → value, with the row number and the header,
 /// or a located error.
-struct Table {
-    header: Vec<String>,
-    rows: Vec<(u64, HashMap<String, String>)>,
+pub(crate) struct Table {
+    pub(crate) header: Vec<String>,
+    pub(crate) rows: Vec<(u64, HashMap<String, String>)>,
 }
 
 impl Table {
-    fn read<R: Read>(input: R, required: &[&str]) -> Result<Table, StoreError> {
+    pub(crate) fn read<R: Read>(input: R, required: &[&str]) -> Result<Table, StoreError> {
         let mut bytes = vec![];
         let mut input = input;
         input.read_to_end(&mut bytes).map_err(io)?;
@@ -231,13 +231,13 @@ impl Table {
         }
         Ok(Table { header, rows })
     }
-    fn col(&self, field: &str) -> Option<u64> {
+    pub(crate) fn col(&self, field: &str) -> Option<u64> {
         self.header
             .iter()
             .position(|h| h == field)
             .map(|i| i as u64 + 1)
     }
-    fn locate(&self, row: u64, e: FieldError) -> FieldError {
+    pub(crate) fn locate(&self, row: u64, e: FieldError) -> FieldError {
         let c = self.col(&e.field);
         e.at(row, c)
     }

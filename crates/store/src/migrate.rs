@@ -66,6 +66,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0007_validation.sql"),
         then: None,
     },
+    Migration {
+        version: 8,
+        name: "dhis2_uid",
+        sqlite: include_str!("../migrations/sqlite/0008_dhis2_uid.sql"),
+        postgres: include_str!("../migrations/postgres/0008_dhis2_uid.sql"),
+        then: None,
+    },
 ];
 
 /// Apply the migrations not yet applied; returns the versions applied now.

@@ -1052,8 +1052,12 @@ pub struct ValueFilter {
     pub start_date: Option<String>,
     pub end_date: Option<String>,
     pub disagg: Option<String>,
-    /// Values changed at or after this instant (ISO 8601).
+    /// Values changed at or after this instant (ISO 8601: a date, or a date and time with an
+    /// optional zone).
     pub last_updated: Option<String>,
+    /// Values changed within this long before now: a number and a unit, `d` (days), `h`
+    /// (hours), `m` (minutes) or `s` (seconds), e.g. `10d`, `2h` (DHIS2's `lastUpdatedDuration`).
+    pub last_updated_duration: Option<String>,
     pub limit: i64,
     pub offset: i64,
     /// Who reads: `None` sees everything; `Some(scope)` sees published values and those of
@@ -1082,10 +1086,40 @@ pub struct StoredValue {
     pub published: bool,
 }
 
-fn month_of(date: &str) -> Option<i64> {
+/// The months of a date `YYYY-MM-DD` (months since year 0, as `month_start` counts them):
+/// the first month that starts on or after it, and the last month that ends on or before it.
+/// `None` unless it is a real date.
+fn months_around(date: &str) -> Option<(i64, i64)> {
+    if date.len() != 10 {
+        return None;
+    }
+    let ms = crate::clock::parse_instant(date)?;
     let y: i64 = date.get(0..4)?.parse().ok()?;
     let m: i64 = date.get(5..7)?.parse().ok()?;
-    (date.len() == 10 && (1..=12).contains(&m)).then_some(y * 12 + m - 1)
+    let month = y * 12 + m - 1;
+    let first_day = date.ends_with("-01");
+    // the next day is in another month: the date is its month's last day
+    let next = crate::clock::format_millis(ms + 86_400_000);
+    let last_day = next.get(5..7) != date.get(5..7);
+    Some((
+        if first_day { month } else { month + 1 },
+        if last_day { month } else { month - 1 },
+    ))
+}
+
+/// DHIS2's `lastUpdatedDuration`: `10d`, `2h`, `30m`, `45s` → milliseconds.
+fn duration_millis(d: &str) -> Option<i64> {
+    let d = d.trim();
+    let unit = d.chars().last()?;
+    let n: i64 = d[..d.len() - unit.len_utf8()].parse().ok()?;
+    let per = match unit {
+        'd' | 'D' => 86_400_000,
+        'h' | 'H' => 3_600_000,
+        'm' | 'M' => 60_000,
+        's' | 'S' => 1000,
+        _ => return None,
+    };
+    (n >= 0).then(|| n.checked_mul(per)).flatten()
 }
 
 /// Read values. Unknown codes in filters are an error, not an empty answer.
@@ -1180,13 +1214,20 @@ pub(crate) fn where_clause(
             add(&mut w, &mut p, &format!("d.period IN ({marks})"), ps);
         }
     }
-    for (name, date, sql) in [
-        ("startDate", &f.start_date, "d.month_start >= ?"),
-        ("endDate", &f.end_date, "d.month_end <= ?"),
+    // periods that start on or after startDate and end on or before endDate (DHIS2's rule);
+    // periods are whole months
+    for (name, date, sql, start) in [
+        ("startDate", &f.start_date, "d.month_start >= ?", true),
+        ("endDate", &f.end_date, "d.month_end <= ?", false),
     ] {
         if let Some(d) = date {
-            match month_of(d) {
-                Some(m) => add(&mut w, &mut p, sql, vec![Val::Int(m)]),
+            match months_around(d) {
+                Some((first, last)) => add(
+                    &mut w,
+                    &mut p,
+                    sql,
+                    vec![Val::Int(if start { first } else { last })],
+                ),
                 None => problems.push(FieldError::new(name, "expected a date YYYY-MM-DD").value(d)),
             }
         }
@@ -1197,19 +1238,41 @@ pub(crate) fn where_clause(
             Err(e) => problems.push(FieldError::new("categoryOptionCombo", e).value(d)),
         }
     }
+    // instants are stored as UTC text of one width, so that text order is time order
     if let Some(t) = &f.last_updated {
-        if t.len() >= 10 && month_of(&t[..10]).is_some() {
-            add(
+        match crate::clock::parse_instant(t) {
+            Some(ms) => add(
                 &mut w,
                 &mut p,
                 "d.updated_at >= ?",
-                vec![Val::Text(t.clone())],
-            );
-        } else {
-            problems.push(
-                FieldError::new("lastUpdated", "expected a date or instant, e.g. 2025-01-31")
-                    .value(t),
-            );
+                vec![Val::Text(crate::clock::format_millis(ms))],
+            ),
+            None => problems.push(
+                FieldError::new(
+                    "lastUpdated",
+                    "expected a date or instant, e.g. 2025-01-31 or 2025-01-31T08:00:00+07:00",
+                )
+                .value(t),
+            ),
+        }
+    }
+    if let Some(t) = &f.last_updated_duration {
+        match duration_millis(t) {
+            Some(ms) => add(
+                &mut w,
+                &mut p,
+                "d.updated_at >= ?",
+                vec![Val::Text(crate::clock::format_millis(
+                    crate::clock::now_millis().saturating_sub(ms),
+                ))],
+            ),
+            None => problems.push(
+                FieldError::new(
+                    "lastUpdatedDuration",
+                    "expected a number and a unit: d (days), h (hours), m (minutes) or s (seconds), e.g. 10d or 2h",
+                )
+                .value(t),
+            ),
         }
     }
     if !problems.is_empty() {
@@ -1375,6 +1438,33 @@ mod tests {
             disagg: disagg.into(),
             value: Some(value.into()),
             ..Default::default()
+        }
+    }
+
+    #[test]
+    fn date_bounds_take_whole_months_inside_them() {
+        // 2024-01 is month 24288
+        let jan = 2024 * 12;
+        assert_eq!(months_around("2024-01-01"), Some((jan, jan - 1)));
+        assert_eq!(months_around("2024-01-15"), Some((jan + 1, jan - 1)));
+        assert_eq!(months_around("2024-01-31"), Some((jan + 1, jan)));
+        assert_eq!(months_around("2024-02-29"), Some((jan + 2, jan + 1)));
+        assert_eq!(months_around("2024-12-31"), Some((jan + 12, jan + 11)));
+        for bad in [
+            "2024-02-30",
+            "2024-13-01",
+            "2024-1-01",
+            "20240101",
+            "2024-01-01T00:00",
+        ] {
+            assert_eq!(months_around(bad), None, "{bad}");
+        }
+        assert_eq!(duration_millis("10d"), Some(864_000_000));
+        assert_eq!(duration_millis("2h"), Some(7_200_000));
+        assert_eq!(duration_millis("30m"), Some(1_800_000));
+        assert_eq!(duration_millis("45s"), Some(45_000));
+        for bad in ["", "d", "10", "-1d", "1.5h", "10w", "99999999999999999999d"] {
+            assert_eq!(duration_millis(bad), None, "{bad}");
         }
     }
 

@@ -14,6 +14,8 @@ pub enum ApiError {
     NotFound(String),
     /// 409: the request clashes with stored state.
     Conflict(String),
+    /// 409 naming the items that clash (e.g. items of an export that have no DHIS2 UID).
+    ConflictList(String, Problems),
     Forbidden(String),
     Unauthorized(String),
     /// 413
@@ -67,6 +69,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, format!("Not found: {m}"), vec![]),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, m, vec![]),
+            ApiError::ConflictList(m, p) => (StatusCode::CONFLICT, m, p.0),
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m, vec![]),
             ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m, vec![]),
             ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m, vec![]),

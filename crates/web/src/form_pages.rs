@@ -132,9 +132,7 @@ type Submitted = (Form, Vec<Line>, Vec<(usize, usize, usize)>);
 /// The submitted editor: the form it describes, and the line each (section, item) came from.
 /// Lines without an indicator are skipped; consecutive lines with the same section title make
 /// one section.
-fn form_of(
-    f: &HashMap<String, String>,
-) -> Result<Submitted, Vec<String>> {
+fn form_of(f: &HashMap<String, String>) -> Result<Submitted, Vec<String>> {
     let get = |k: &str| f.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
     let mut errors = vec![];
     let period_type = get("period_type")

@@ -43,6 +43,11 @@ pub fn router(state: AppState) -> Router {
                 .get(v::list),
         )
         .route("/api/dataValues/csv", post(v::post_csv))
+        .route(
+            "/api/dhis2/uids",
+            get(api::dhis2::list).put(api::dhis2::put),
+        )
+        .route("/api/dhis2/uids.csv", post(api::dhis2::post_csv))
         .layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT));
     let rest = Router::new()
         .route("/api/health", get(r::health))

@@ -78,6 +78,7 @@ fn say(e: ApiError) -> String {
         | ApiError::Unauthorized(m)
         | ApiError::TooLarge(m)
         | ApiError::TooMany(m) => m,
+        ApiError::ConflictList(m, _) => m,
         ApiError::Internal(_) => "Lỗi máy chủ: chưa kiểm tra được.".into(),
     }
 }

@@ -140,6 +140,7 @@ fn dhis2_payload() -> Value {
 }
 
 fn dhis2_data_value_sets_round_trip(s: Server) {
+    common::annual_form(&s);
     let r = s.post_json("/api/dataValueSets?dryRun=true", &dhis2_payload());
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["response"]["importCount"]["imported"], 5);
@@ -207,13 +208,14 @@ fn dhis2_data_value_sets_round_trip(s: Server) {
         .map(strip)
         .collect();
     assert_eq!(a, b);
-    // and the idScheme other than CODE is refused clearly
-    let r = s.post_json("/api/dataValueSets?idScheme=UID", &dhis2_payload());
+    // and an idScheme other than CODE and UID is refused clearly
+    let r = s.post_json("/api/dataValueSets?idScheme=NAME", &dhis2_payload());
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["errors"][0]["field"], "idScheme");
 }
 
 fn dhis2_conflicts_reject_the_whole_set(s: Server) {
+    common::annual_form(&s);
     let mut p = dhis2_payload();
     p["dataValues"][1]["value"] = json!("12,5");
     p["dataValues"][3]["period"] = json!("2024Q7");
@@ -380,6 +382,9 @@ fn openapi_documents_every_route(s: Server) {
         ("/api/dataValues/history", "get"),
         ("/api/dataValueSets", "get"),
         ("/api/dataValueSets", "post"),
+        ("/api/dhis2/uids", "get"),
+        ("/api/dhis2/uids", "put"),
+        ("/api/dhis2/uids.csv", "post"),
         ("/api/analytics", "get"),
         ("/api/analytics.json", "get"),
         ("/api/analytics.svg", "get"),

@@ -11,11 +11,16 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use dantoc_domain::FieldError;
 use dantoc_domain::access::Action;
+use dantoc_domain::admin::HierarchyVersion;
+use dantoc_domain::dhis2::{DEFAULT_COC_UID, IdScheme, IdSchemes, Kind};
+use dantoc_domain::period::Period;
+use dantoc_store::StoreError;
 use dantoc_store::values::{
     self, ImportOptions, ImportSummary, RawValue, Strategy, ValueFilter, field,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::collections::HashSet;
 
 /// Read filters from the query; native names and DHIS2 names both work.
 fn filter(p: &Params) -> ApiResult<ValueFilter> {
@@ -31,6 +36,7 @@ fn filter(p: &Params) -> ApiResult<ValueFilter> {
             .or(p.get("categoryOptionCombo"))
             .map(str::to_string),
         last_updated: p.get("lastUpdated").map(str::to_string),
+        last_updated_duration: p.get("lastUpdatedDuration").map(str::to_string),
         limit: p.int("limit", 10_000, 1_000_000)?,
         offset: p.int("offset", 0, i64::MAX)?,
         visible: Some(vec![]),
@@ -339,6 +345,22 @@ struct Dhis2Value {
     deleted: Option<bool>,
 }
 
+/// A value whose dataElement is not in the form its dataSet names is refused (DHIS2: "data
+/// element not part of the data set").
+fn of_form(
+    form: &Option<(String, HashSet<String>)>,
+    item: Result<RawValue, FieldError>,
+) -> Result<RawValue, FieldError> {
+    match (form, item) {
+        (Some((code, codes)), Ok(r)) if !codes.contains(&r.indicator) => Err(FieldError::new(
+            dantoc_store::values::field::INDICATOR,
+            format!("not on the form of dataSet {code}"),
+        )
+        .value(r.indicator)),
+        (_, item) => item,
+    }
+}
+
 fn dhis2_name(f: &str) -> &str {
     match f {
         field::INDICATOR => "dataElement",
@@ -348,24 +370,53 @@ fn dhis2_name(f: &str) -> &str {
     }
 }
 
-fn id_schemes(p: &Params) -> ApiResult<()> {
-    for k in [
-        "idScheme",
-        "dataElementIdScheme",
-        "orgUnitIdScheme",
-        "categoryOptionComboIdScheme",
-    ] {
-        if let Some(v) = p.get(k)
-            && !v.eq_ignore_ascii_case("CODE")
-        {
-            return Err(ApiError::bad_value(
-                k,
-                v,
-                "only the CODE id scheme is served: indicator, unit and disaggregation codes are the identifiers",
-            ));
+/// The id schemes of the items a `dataValueSets` request writes or answers with: `idScheme`
+/// for every kind, then `dataElementIdScheme`, `orgUnitIdScheme`,
+/// `categoryOptionComboIdScheme`, `dataSetIdScheme` — `CODE` (default) or `UID` (`ID`).
+fn id_schemes(p: &Params) -> ApiResult<IdSchemes> {
+    let mut s = IdSchemes::all(p.parsed::<IdScheme>("idScheme")?.unwrap_or_default());
+    for k in Kind::ALL {
+        if let Some(v) = p.parsed::<IdScheme>(&format!("{}IdScheme", k.dhis2_name()))? {
+            s.set(k, v);
         }
     }
-    Ok(())
+    Ok(s)
+}
+
+/// The id schemes of the identifiers in an export's filters (DHIS2's `inputIdScheme`,
+/// `inputDataElementIdScheme`, `inputOrgUnitIdScheme`, `inputCategoryOptionComboIdScheme`,
+/// `inputDataSetIdScheme`); by default those of the answer.
+fn input_id_schemes(p: &Params, out: IdSchemes) -> ApiResult<IdSchemes> {
+    let mut s = match p.parsed::<IdScheme>("inputIdScheme")? {
+        Some(v) => IdSchemes::all(v),
+        None => out,
+    };
+    for k in Kind::ALL {
+        let name = k.dhis2_name();
+        let key = format!("input{}{}IdScheme", name[..1].to_uppercase(), &name[1..]);
+        if let Some(v) = p.parsed::<IdScheme>(&key)? {
+            s.set(k, v);
+        }
+    }
+    Ok(s)
+}
+
+/// The kind of item a value field names.
+fn kind_of_field(f: &str) -> Option<Kind> {
+    match f {
+        field::INDICATOR => Some(Kind::Indicator),
+        field::UNIT => Some(Kind::Unit),
+        field::DISAGG => Some(Kind::Disaggregation),
+        _ => None,
+    }
+}
+
+const AOC_ONLY_DEFAULT: &str = "only the default attribute option combo is used: leave it out, or write default or HllvX50cXC0";
+
+/// The default attribute option combo, by code or by DHIS2's UID (or not given).
+fn is_default_aoc(a: &str) -> bool {
+    let a = a.trim();
+    a.is_empty() || a.eq_ignore_ascii_case("default") || a == DEFAULT_COC_UID
 }
 
 /// Parse a DHIS2 `dataValueSets` JSON body into values (with the set's `period` and `orgUnit`
@@ -376,27 +427,21 @@ pub fn parse_data_value_set(body: &[u8]) -> ApiResult<(Option<String>, Vec<RawVa
     if let Some(a) = set
         .attribute_option_combo
         .as_deref()
-        .filter(|a| !a.is_empty() && *a != "default")
+        .filter(|a| !is_default_aoc(a))
     {
-        problems.push(
-            FieldError::new(
-                "attributeOptionCombo",
-                "only the default attribute option combo is used",
-            )
-            .value(a),
-        );
+        problems.push(FieldError::new("attributeOptionCombo", AOC_ONLY_DEFAULT).value(a));
     }
     let mut raws = Vec::with_capacity(set.data_values.len());
     for (i, v) in set.data_values.into_iter().enumerate() {
         if let Some(a) = v
             .attribute_option_combo
             .as_deref()
-            .filter(|a| !a.is_empty() && *a != "default")
+            .filter(|a| !is_default_aoc(a))
         {
             problems.push(
                 FieldError::new(
                     format!("dataValues[{i}].attributeOptionCombo"),
-                    "only the default attribute option combo is used",
+                    AOC_ONLY_DEFAULT,
                 )
                 .value(a),
             );
@@ -431,8 +476,9 @@ pub fn parse_data_value_set(body: &[u8]) -> ApiResult<(Option<String>, Vec<RawVa
     Ok((set.data_set, raws))
 }
 
-/// `POST /api/dataValueSets`: DHIS2's import, with codes as identifiers. Answers with a
-/// DHIS2 import summary; any conflict rejects the whole set (409) and changes nothing.
+/// `POST /api/dataValueSets`: DHIS2's import, identifiers by code or (through the mapping
+/// table) by DHIS2 UID per the id schemes. Answers with a DHIS2 import summary; any conflict —
+/// an unknown UID among them — rejects the whole set (409) and changes nothing.
 pub async fn post_data_value_sets(
     State(s): State<AppState>,
     who: Principal,
@@ -441,42 +487,129 @@ pub async fn post_data_value_sets(
 ) -> ApiResult<Response> {
     let caller = who.require(Action::WriteData)?.clone();
     let p = Params::parse(q.as_deref());
-    id_schemes(&p)?;
-    let opts = options(&p, "api: dataValueSets")?;
+    let schemes = id_schemes(&p)?;
+    let general = p.parsed::<IdScheme>("idScheme")?.unwrap_or_default();
+    let mut opts = options(&p, "api: dataValueSets")?;
     let (data_set, raws) = parse_data_value_set(&body)?;
-    let mut opts = opts;
     opts.audit_each = raws.len() <= 100;
-    if let Some(ds) = data_set {
-        opts.what = format!("api: dataValueSets (dataSet {ds})");
-    }
     let strategy = opts.strategy;
     let dry = opts.dry_run;
-    let summary = run_import(&s, caller, opts, raws, "dataValues", dhis2_name).await?;
+    let summary = s
+        .run(move |db| {
+            opts.allowed_units = db.read(|c| caller.allowed(c))?;
+            let actor = caller.actor();
+            // the set's own problems (an unknown dataSet): the values are still checked, in a
+            // dry run, so that every problem is reported at once
+            let mut set_problems: Vec<FieldError> = vec![];
+            // the indicators of the form the dataSet names: a value of another one is refused,
+            // as DHIS2 refuses a data element that is not in the data set
+            let mut in_form: Option<(String, HashSet<String>)> = None;
+            let mut note_data_set =
+                |ds: Option<Result<String, FieldError>>| -> Result<(), StoreError> {
+                    match ds {
+                        Some(Ok(code)) => {
+                            opts.what = format!("api: dataValueSets (dataSet {code})");
+                            match db.read(|c| dantoc_store::forms::get(c, &code))? {
+                                Some(f) => {
+                                    let codes =
+                                        f.form.indicators().map(|i| i.indicator.clone()).collect();
+                                    in_form = Some((code, codes));
+                                }
+                                None => set_problems.push(
+                                    FieldError::new("dataSet", "no reporting form has this code")
+                                        .value(code),
+                                ),
+                            }
+                        }
+                        Some(Err(e)) => set_problems.push(e),
+                        None => {}
+                    }
+                    Ok(())
+                };
+            let locate_dhis2 = |i: usize, e: FieldError| FieldError {
+                field: format!("dataValues[{i}].{}", dhis2_name(&e.field)),
+                ..e
+            };
+            let mut summary = if schemes.any_uid() {
+                let t = db.read(|c| {
+                    dantoc_store::dhis2::translate_import(c, &schemes, data_set.as_deref(), raws)
+                })?;
+                note_data_set(t.data_set)?;
+                let in_form = in_form.take();
+                if !set_problems.is_empty() {
+                    opts.dry_run = true;
+                }
+                let uids = t.uids;
+                // a problem with an item named by UID names the UID, and says which item it is
+                let locate = |i: usize, mut e: FieldError| {
+                    if let Some(k) = kind_of_field(&e.field)
+                        && schemes.of(k) == IdScheme::Uid
+                        && let Some(code) = e.value.clone()
+                        && let Some(uid) = uids.get(&(k, code.clone()))
+                    {
+                        e.message = format!("{} (UID {uid} is {} {code})", e.message, k.as_str());
+                        e.value = Some(uid.clone());
+                    }
+                    locate_dhis2(i, e)
+                };
+                let items = t.items.into_iter().map(|i| of_form(&in_form, i));
+                values::import(db, &actor, &opts, items, &locate)?
+            } else {
+                note_data_set(data_set.map(Ok))?;
+                let in_form = in_form.take();
+                let items = raws.into_iter().map(|r| of_form(&in_form, Ok(r)));
+                values::import(db, &actor, &opts, items, &locate_dhis2)?
+            };
+            if !set_problems.is_empty() {
+                let n = set_problems.len() as u64;
+                summary.status = "ERROR";
+                summary.dry_run = dry;
+                summary.conflict_count += n;
+                summary.import_count = values::ImportCount {
+                    ignored: summary.rows,
+                    ..Default::default()
+                };
+                summary.description = format!(
+                    "{} problem(s): nothing was imported",
+                    summary.conflict_count
+                );
+                set_problems.append(&mut summary.conflicts);
+                summary.conflicts = set_problems;
+            }
+            Ok(summary)
+        })
+        .await?;
     let ok = summary.status == "SUCCESS";
     let code = if ok {
         StatusCode::OK
     } else {
         StatusCode::CONFLICT
     };
+    let index_of = |e: &FieldError| {
+        e.field
+            .strip_prefix("dataValues[")
+            .and_then(|r| r.split(']').next())
+            .and_then(|n| n.parse::<usize>().ok())
+    };
     let conflicts: Vec<Value> = summary
         .conflicts
         .iter()
         .map(|e| {
-            let index = e
-                .field
-                .strip_prefix("dataValues[")
-                .and_then(|r| r.split(']').next())
-                .and_then(|n| n.parse::<usize>().ok());
             let property = e.field.rsplit('.').next().unwrap_or(&e.field);
             json!({
                 "object": e.value.clone().unwrap_or_default(),
                 "value": e.message,
                 "property": property,
-                "indexes": index.map(|i| vec![i]).unwrap_or_default(),
+                "field": e.field,
+                "indexes": index_of(e).map(|i| vec![i]).unwrap_or_default(),
                 "errorCode": "E7600",
             })
         })
         .collect();
+    let mut rejected: Vec<usize> = summary.conflicts.iter().filter_map(index_of).collect();
+    rejected.dedup();
+    let mut id_schemes = serde_json::to_value(schemes).unwrap_or_default();
+    id_schemes["idScheme"] = json!(general);
     let body = json!({
         "httpStatus": status_text(code),
         "httpStatusCode": code.as_u16(),
@@ -485,51 +618,136 @@ pub async fn post_data_value_sets(
         "response": {
             "responseType": "ImportSummary",
             "status": summary.status,
-            "importOptions": { "dryRun": dry, "importStrategy": strategy, "idSchemes": { "idScheme": "CODE" } },
+            "importOptions": { "dryRun": dry, "importStrategy": strategy, "idSchemes": id_schemes },
             "description": summary.description,
             "importCount": summary.import_count,
             "conflicts": conflicts,
             "validation": summary.validation,
             "validationCount": summary.validation_count,
-            "rejectedIndexes": summary.conflicts.iter().filter_map(|e| e.field.strip_prefix("dataValues[").and_then(|r| r.split(']').next()).and_then(|n| n.parse::<usize>().ok())).collect::<Vec<_>>(),
+            "conflictCount": summary.conflict_count,
+            "rejectedIndexes": rejected,
         }
     });
     Ok((code, Json(body)).into_response())
 }
 
-/// `GET /api/dataValueSets`: DHIS2's export shape, codes as identifiers. Values on pre-2025
-/// units carry `CODE@2024` as orgUnit, which imports back to the same unit.
+/// `GET /api/dataValueSets`: DHIS2's export shape, identifiers by code or (through the mapping
+/// table) by DHIS2 UID per the id schemes; the filters' identifiers per the input id schemes
+/// (by default the same). Under CODE, values on pre-2025 units carry `CODE@2024` as orgUnit,
+/// and those of current units for periods before the reform `CODE@2025`: each imports back to
+/// the same unit. Under UID, an item without a UID refuses the whole
+/// export (409), naming the first such items. An export is whole unless `limit` is given.
 pub async fn get_data_value_sets(
     State(s): State<AppState>,
     who: Principal,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let p = Params::parse(q.as_deref());
-    id_schemes(&p)?;
+    let out = id_schemes(&p)?;
+    let input = input_id_schemes(&p, out)?;
     let mut f = filter(&p)?;
     f.visible = who.visible();
-    if f.indicators.is_empty() && p.get("dataSet").is_none() && f.units.is_empty() {
+    if p.get("limit").is_none() {
+        f.limit = 1_000_000;
+    }
+    let data_set = p.get("dataSet").map(str::to_string);
+    if f.indicators.is_empty() && data_set.is_none() && f.units.is_empty() {
         return Err(ApiError::bad(
             "dataElement",
             "name at least one dataElement or orgUnit",
         ));
     }
-    let list = s.read(move |c| values::query(c, &f)).await?;
-    let current = dantoc_domain::admin::HierarchyVersion::CURRENT.as_str();
+    let (list, ids) = s
+        .read(move |c| {
+            use dantoc_store::dhis2::codes_for_filter;
+            if input.of(Kind::Indicator) == IdScheme::Uid && !f.indicators.is_empty() {
+                f.indicators = codes_for_filter(c, Kind::Indicator, "dataElement", &f.indicators)?;
+            }
+            if input.of(Kind::Unit) == IdScheme::Uid && !f.units.is_empty() {
+                f.units = codes_for_filter(c, Kind::Unit, "orgUnit", &f.units)?;
+            }
+            if input.of(Kind::Disaggregation) == IdScheme::Uid
+                && let Some(d) = f.disagg.take()
+            {
+                f.disagg =
+                    codes_for_filter(c, Kind::Disaggregation, "categoryOptionCombo", &[d])?.pop();
+            }
+            if let Some(ds) = data_set {
+                let code = if input.of(Kind::Form) == IdScheme::Uid {
+                    codes_for_filter(c, Kind::Form, "dataSet", std::slice::from_ref(&ds))?
+                        .pop()
+                        .unwrap_or_default()
+                } else {
+                    ds.clone()
+                };
+                let form = dantoc_store::forms::get(c, &code)?.ok_or_else(|| {
+                    StoreError::invalid(
+                        FieldError::new("dataSet", "no reporting form has this code").value(&ds),
+                    )
+                })?;
+                // the form's indicators, narrowed to the dataElements named, if any
+                let of_form: Vec<String> = form
+                    .form
+                    .indicators()
+                    .map(|i| i.indicator.clone())
+                    .filter(|i| f.indicators.is_empty() || f.indicators.contains(i))
+                    .collect();
+                if of_form.is_empty() {
+                    return Ok((vec![], dantoc_store::dhis2::export_ids(c, &out, &[])?));
+                }
+                f.indicators = of_form;
+            }
+            let list = values::query(c, &f)?;
+            let ids = dantoc_store::dhis2::export_ids(c, &out, &list)?;
+            Ok((list, ids))
+        })
+        .await?;
+    if ids.unmapped_count > 0 {
+        let first: Vec<String> = ids
+            .unmapped
+            .iter()
+            .map(|e| format!("{} {}", e.field, e.value.as_deref().unwrap_or("")))
+            .collect();
+        return Err(ApiError::ConflictList(
+            format!(
+                "{} item(s) of this export have no DHIS2 UID, so nothing is exported with the UID id scheme: \
+                 map them (PUT /api/dhis2/uids or POST /api/dhis2/uids.csv) or export them with CODE. First: {}",
+                ids.unmapped_count,
+                first.join(", ")
+            ),
+            dantoc_domain::Problems(ids.unmapped),
+        ));
+    }
+    let current = HierarchyVersion::CURRENT.as_str();
+    let aoc = match out.of(Kind::Disaggregation) {
+        IdScheme::Code => "default",
+        IdScheme::Uid => DEFAULT_COC_UID,
+    };
     let dv: Vec<Value> = list
         .iter()
         .map(|v| {
-            let ou = if v.unit_version == current {
-                v.unit.clone()
-            } else {
-                format!("{}@{}", v.unit, v.unit_version)
+            let ou = match out.of(Kind::Unit) {
+                IdScheme::Uid => ids
+                    .id(Kind::Unit, &format!("{}@{}", v.unit, v.unit_version))
+                    .to_string(),
+                // the bare code names the unit of the hierarchy in force at the period's end
+                // on import: a current unit reported for an earlier period says its hierarchy
+                IdScheme::Code
+                    if v.unit_version == current
+                        && v.period.parse::<Period>().is_ok_and(|p| {
+                            HierarchyVersion::on(&p.end_date()) == HierarchyVersion::CURRENT
+                        }) =>
+                {
+                    v.unit.clone()
+                }
+                IdScheme::Code => format!("{}@{}", v.unit, v.unit_version),
             };
             json!({
-                "dataElement": v.indicator,
+                "dataElement": ids.id(Kind::Indicator, &v.indicator),
                 "period": v.period,
                 "orgUnit": ou,
-                "categoryOptionCombo": v.disagg,
-                "attributeOptionCombo": "default",
+                "categoryOptionCombo": ids.id(Kind::Disaggregation, &v.disagg),
+                "attributeOptionCombo": aoc,
                 "value": v.value_text,
                 "storedBy": v.stored_by,
                 "created": v.created,

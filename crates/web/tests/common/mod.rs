@@ -257,3 +257,22 @@ impl Server {
         (r, Some(c))
     }
 }
+
+/// The reporting form `DTTS_ANNUAL` (0101 by ethnic group and sex, x-cnscd-to, x-dtts-share)
+/// that the tests' DHIS2 payloads name as their `dataSet`.
+#[allow(dead_code)]
+pub fn annual_form(s: &Server) {
+    let r = s.admin.put_json(
+        "/api/forms/DTTS_ANNUAL",
+        &serde_json::json!({
+            "code": "DTTS_ANNUAL", "name_vi": "Biểu năm (thử nghiệm DHIS2)", "period_type": "yearly",
+            "level": "commune", "deadline_days": 15,
+            "sections": [{"title_vi": "Chỉ tiêu", "items": [
+                {"indicator": "0101", "rows": "ethnic", "columns": "sex"},
+                {"indicator": "x-cnscd-to"},
+                {"indicator": "x-dtts-share"}
+            ]}]
+        }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+}
