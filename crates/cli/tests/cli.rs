@@ -41,7 +41,53 @@ on_both_backends!(
     reference_exports_and_imports,
     audit_verify_finds_a_row_changed_in_the_database,
     first_administrator_and_tokens,
+    dhis2_uids_import_all_or_nothing,
 );
+
+fn dhis2_uids_import_all_or_nothing(fresh: fn() -> TestDb, name: &str) {
+    let db = fresh();
+    let dir = tmp(name);
+    let bad = dir.join("bad.csv");
+    std::fs::write(
+        &bad,
+        "kind,code,uid\nindicator,0101,dEpop0101AA\norgUnit,99999,OU99999xxxx\n",
+    )
+    .unwrap();
+    let o = dantoc(&db, &["import", "uids", bad.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("row 3, column 2 (code)") && text(&o).contains("nothing was imported"),
+        "{}",
+        text(&o)
+    );
+    let count = || {
+        db.read(|c| c.scalar_i64("SELECT count(*) FROM dhis2_uid", &[]))
+            .unwrap()
+    };
+    assert_eq!(count(), 0);
+    let good = dir.join("good.csv");
+    std::fs::write(
+        &good,
+        "kind,code,uid\nindicator,0101,dEpop0101AA\norgUnit,06877@2024,OU06877old1\ncategoryOptionCombo,E09.F,COCe09Fem01\n",
+    )
+    .unwrap();
+    let o = dantoc(
+        &db,
+        &["import", "uids", "--dry-run", good.to_str().unwrap()],
+    );
+    assert!(
+        text(&o).contains("dry run") && text(&o).contains("3 created"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(count(), 0);
+    let o = dantoc(&db, &["import", "uids", good.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("3 created"), "{}", text(&o));
+    assert_eq!(count(), 3);
+    let o = dantoc(&db, &["import", "uids", good.to_str().unwrap()]);
+    assert!(text(&o).contains("3 unchanged"), "{}", text(&o));
+}
 
 fn values_round_trip_through_csv(fresh: fn() -> TestDb, name: &str) {
     let (a, b) = (fresh(), fresh());

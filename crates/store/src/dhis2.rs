@@ -294,6 +294,11 @@ pub fn put(
         .iter()
         .map(|r| r.str(0))
         .collect();
+    let forms: HashSet<String> = c
+        .query("SELECT code FROM form", &[])?
+        .iter()
+        .map(|r| r.str(0))
+        .collect();
 
     // each code resolved to its item
     let mut checked: Vec<Checked> = vec![];
@@ -325,11 +330,7 @@ pub fn put(
                     _ => Ok((Item::Code(d.code()), d.code())),
                 },
             },
-            // HOOK(coordinator): once forms are merged (table `form`), refuse a code that
-            // names no form here.
-            Kind::Form if code.chars().count() > 100 || code.chars().any(char::is_control) => Err(
-                "a form code has at most 100 characters, none of them control characters".into(),
-            ),
+            Kind::Form if !forms.contains(&code) => Err("no reporting form has this code".into()),
             Kind::Form => Ok((Item::Code(code.clone()), code.clone())),
         };
         match item {
@@ -877,9 +878,9 @@ mod tests {
                 m("orgUnit", "06877@2024", "ouAAAAAAAA1"),
                 m("unit", "22", "ouAAAAAAAA2"),
                 m("disaggregation", "E09.F", "cocAAAAAAA1"),
-                m("form", "DTTS_ANNUAL", "dsAAAAAAAA1"),
+                m("form", "BM-DTTS-01", "dsAAAAAAAA1"),
                 // the same mapping twice is one mapping
-                m("form", "DTTS_ANNUAL", "dsAAAAAAAA1"),
+                m("form", "BM-DTTS-01", "dsAAAAAAAA1"),
             ],
         )
         .unwrap();
@@ -897,7 +898,7 @@ mod tests {
                 (Kind::Unit, "06877@2024", "ouAAAAAAAA1"),
                 (Kind::Unit, "22", "ouAAAAAAAA2"),
                 (Kind::Disaggregation, "E09.F", "cocAAAAAAA1"),
-                (Kind::Form, "DTTS_ANNUAL", "dsAAAAAAAA1"),
+                (Kind::Form, "BM-DTTS-01", "dsAAAAAAAA1"),
             ]
         );
         // every problem, located, and nothing changes
