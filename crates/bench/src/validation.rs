@@ -22,6 +22,7 @@
 //!
 //! `dantoc-bench validation [--rows N] [--only sqlite|postgres]`; PostgreSQL from
 //! `DANTOC_BENCH_PG_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`). Release mode.
+//! With `RUST_LOG=dantoc_store::validation=debug`, each import logs the time the rules took.
 
 use dantoc_domain::admin::{HierarchyVersion, UnitKind};
 use dantoc_domain::validation::{Importance, Operator, RuleDef};
@@ -298,6 +299,11 @@ fn table(lines: &[Line]) -> String {
 }
 
 pub fn main(args: Args) -> i32 {
+    // `RUST_LOG=dantoc_store::validation=debug` shows how long the rules took in each import
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .try_init();
     let dir = std::env::temp_dir().join(format!("dantoc-bench-validation-{}", std::process::id()));
     let r = run(&args, &dir);
     let _ = std::fs::remove_dir_all(&dir);

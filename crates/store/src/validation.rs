@@ -807,7 +807,16 @@ pub(crate) fn on_import(
     opts: &ImportOptions,
     locate: &dyn Fn(usize, FieldError) -> FieldError,
 ) -> Result<Result<Found, ImportSummary>, StoreError> {
+    let t = std::time::Instant::now();
     let found = check_import(c, cat, resolved, opts)?;
+    tracing::debug!(
+        values = resolved.len(),
+        checks = found.checks,
+        errors = found.errors,
+        warnings = found.warnings,
+        ms = t.elapsed().as_secs_f64() * 1000.0,
+        "validation rules checked"
+    );
     if opts.validation != ValidationMode::Refuse || found.errors == 0 {
         return Ok(Ok(found));
     }
