@@ -14,6 +14,9 @@ pub struct FieldError {
     /// 1-based column in a file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub column: Option<u64>,
+    /// In a spreadsheet: the sheet and cell, as Excel names them (`Biểu!D12`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cell: Option<String>,
     /// The offending value, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
@@ -27,6 +30,7 @@ impl FieldError {
             field: field.into(),
             row: None,
             column: None,
+            cell: None,
             value: None,
             message: message.into(),
         }
@@ -40,11 +44,18 @@ impl FieldError {
         self.column = column;
         self
     }
+    /// In a spreadsheet: the sheet and cell (`Biểu!D12`), with its 1-based row and column.
+    pub fn in_cell(mut self, sheet_cell: impl Into<String>, row: u64, column: u64) -> Self {
+        self.cell = Some(sheet_cell.into());
+        self.at(row, Some(column))
+    }
 }
 
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(r) = self.row {
+        if let Some(c) = &self.cell {
+            write!(f, "{c} ")?;
+        } else if let Some(r) = self.row {
             write!(f, "row {r}")?;
             if let Some(c) = self.column {
                 write!(f, ", column {c}")?;
