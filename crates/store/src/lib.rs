@@ -13,6 +13,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod ethnic;
+pub mod form_files;
 pub mod forms;
 pub mod gis;
 pub mod indicators;
@@ -27,6 +28,7 @@ pub mod targets;
 pub mod testing;
 pub mod units;
 pub mod values;
+pub mod xlsx_values;
 
 pub use db::{Backend, Conn, Db, Val};
 pub use error::StoreError;

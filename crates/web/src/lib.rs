@@ -7,6 +7,7 @@ pub mod analytics_pages;
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod form_pages;
 pub mod i18n;
 pub mod pages;
 pub mod params;
@@ -25,6 +26,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 pub const IMPORT_BODY_LIMIT: usize = 256 * 1024 * 1024;
 /// Largest request body elsewhere.
 pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
+/// Largest form file (a form's xlsx takes tens of kilobytes).
+pub const FORM_FILE_LIMIT: usize = 16 * 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
     use api::{accounts as a, reference as r, values as v};
@@ -42,6 +45,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/dataValues/csv", post(v::post_csv))
         .layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT));
+    let form_files = Router::new()
+        .route(
+            "/api/forms/{code}/import.xlsx",
+            post(api::forms::import_xlsx),
+        )
+        .route("/api/forms/{code}/import.csv", post(api::forms::import_csv))
+        .layer(DefaultBodyLimit::max(FORM_FILE_LIMIT));
     let rest = Router::new()
         .route("/api/health", get(r::health))
         .route("/api/auth/login", post(a::login))
@@ -135,6 +145,12 @@ pub fn router(state: AppState) -> Router {
                 .put(api::forms::put)
                 .delete(api::forms::delete),
         )
+        .route(
+            "/api/forms/{code}/template.xlsx",
+            get(api::forms::template_xlsx),
+        )
+        .route("/bieu-mau", get(form_pages::forms_page))
+        .route("/static/form-files.js", get(form_pages::script))
         .route("/", get(pages::home))
         .route("/phan-tich", get(analytics_pages::pivot_page))
         .route("/muc-tieu", get(analytics_pages::targets_page))
@@ -152,6 +168,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     Router::new()
         .merge(imports)
+        .merge(form_files)
         .merge(rest)
         .fallback(pages::fallback)
         .with_state(state)

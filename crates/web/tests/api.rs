@@ -398,6 +398,9 @@ fn openapi_documents_every_route(s: Server) {
         ("/api/forms/{code}", "get"),
         ("/api/forms/{code}", "put"),
         ("/api/forms/{code}", "delete"),
+        ("/api/forms/{code}/template.xlsx", "get"),
+        ("/api/forms/{code}/import.xlsx", "post"),
+        ("/api/forms/{code}/import.csv", "post"),
         ("/api/maps/choropleth.svg", "get"),
         ("/api/maps/choropleth.png", "get"),
     ];
