@@ -14,6 +14,8 @@
 //!   empty cell that was empty stays without a value;
 //! - a cell changed in the file whose stored value also changed since the file was made (by
 //!   someone else) is a conflict, never silently overwritten, unless `force`;
+//! - the previous period's figures shown beside are those of the same unit: for the first
+//!   period after the 1 July 2025 reform (a 2025 commune, period 2024) there are none;
 //! - all or nothing, through [`values::import`]: every problem is located as `Biểu!D12` and
 //!   its field, and nothing is written while any is left. The check against the stored
 //!   values runs just before the import's transaction (a change made in between is not seen).
@@ -286,6 +288,7 @@ pub fn import_xlsx(
         }
     }
     reported_by(&f.form, &u)?;
+    in_scope(opts.allowed_units.as_ref(), &u)?;
     // each cell: a value to write (Some(text)), to delete (None), or nothing; or a problem
     let mut items: Vec<Result<RawValue, FieldError>> = vec![];
     let mut at: Vec<usize> = vec![];
@@ -339,6 +342,10 @@ pub fn import_xlsx(
         let canonical = text
             .as_deref()
             .map(|t| check_value(vt, t).map(|v| v.text).unwrap_or_else(|_| t.to_string()));
+        if canonical.is_none() && key.prefilled.is_none() {
+            // empty, and was empty: no value given
+            continue;
+        }
         if canonical == key.prefilled {
             unchanged += 1;
             continue;
