@@ -367,8 +367,10 @@ pub fn parse_cell(name: &str) -> Option<(u32, u32)> {
 }
 
 /// A number typed as text the Vietnamese way, made plain for [`crate::value::check_value`]:
-/// spaces dropped, `12,5` → `12.5`, `1.234,5` → `1234.5`. Other text is returned trimmed.
-pub fn plain_number(s: &str) -> String {
+/// spaces dropped, `12,5` → `12.5`, `1.234,5` → `1234.5`; for a whole number (`whole`), dots
+/// that group thousands are dropped too (`4.512` → `4512`: a whole number has no decimals).
+/// Other text is returned trimmed.
+pub fn plain_number(s: &str, whole: bool) -> String {
     let t: String = s
         .trim()
         .chars()
@@ -392,7 +394,22 @@ pub fn plain_number(s: &str) -> String {
             return format!("{int}.{after}");
         }
     }
+    if whole && commas == 0 && thousands_grouped(&t) {
+        return t.replace('.', "");
+    }
     t
+}
+
+/// `4.512`, `-1.234.567`: digits grouped by threes with dots.
+fn thousands_grouped(t: &str) -> bool {
+    let digits = t.strip_prefix('-').unwrap_or(t);
+    let mut groups = digits.split('.');
+    let first = groups.next().unwrap_or("");
+    let mut rest = groups.peekable();
+    rest.peek().is_some()
+        && (1..=3).contains(&first.len())
+        && first.bytes().all(|b| b.is_ascii_digit())
+        && rest.all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// What an input cell accepts, in Vietnamese (the input message of its data validation).
@@ -480,11 +497,15 @@ mod tests {
 
     #[test]
     fn vietnamese_numbers_are_made_plain() {
-        assert_eq!(plain_number(" 12,5 "), "12.5");
-        assert_eq!(plain_number("1.234,5"), "1234.5");
-        assert_eq!(plain_number("1 234"), "1234");
-        assert_eq!(plain_number("12.5"), "12.5");
-        assert_eq!(plain_number("abc"), "abc");
-        assert_eq!(plain_number("1,2,3"), "1,2,3");
+        assert_eq!(plain_number(" 12,5 ", false), "12.5");
+        assert_eq!(plain_number("1.234,5", false), "1234.5");
+        assert_eq!(plain_number("1 234", false), "1234");
+        assert_eq!(plain_number("12.5", false), "12.5");
+        assert_eq!(plain_number("4.512", false), "4.512", "a decimal point");
+        assert_eq!(plain_number("4.512", true), "4512", "thousands of a whole number");
+        assert_eq!(plain_number("-1.234.567", true), "-1234567");
+        assert_eq!(plain_number("12.5", true), "12.5", "not grouped: refused later");
+        assert_eq!(plain_number("abc", true), "abc");
+        assert_eq!(plain_number("1,2,3", false), "1,2,3");
     }
 }

@@ -9,7 +9,7 @@
 //! - a figure equal to the value the file was pre-filled with is unchanged: not written
 //!   (counted as ignored), so an old file never reverts a later correction made elsewhere;
 //! - a changed figure is written (create or update); a figure typed as text is read the
-//!   Vietnamese way too (`12,5`, `1.234,5`);
+//!   Vietnamese way too (`12,5`, `1.234,5`; in a whole-number cell `4.512` is 4512);
 //! - an empty cell that was pre-filled (the officer cleared it) deletes the stored value; an
 //!   empty cell that was empty stays without a value;
 //! - a cell changed in the file whose stored value also changed since the file was made (by
@@ -331,7 +331,7 @@ pub fn import_xlsx(
             Content::Number(n) => Some(fmt_num(*n)),
             Content::Bool(b) => Some(b.to_string()),
             Content::Text(t) if vt == ValueType::Text => Some(t.clone()),
-            Content::Text(t) => Some(plain_number(t)),
+            Content::Text(t) => Some(plain_number(t, vt == ValueType::Integer)),
             Content::Bad(why) => {
                 items.push(Err(FieldError::new(field::VALUE, why.clone())));
                 at.push(i);
