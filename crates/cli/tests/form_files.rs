@@ -43,8 +43,9 @@ on_both_backends!(form_file_imports_from_the_command_line);
 
 /// Edit with openpyxl (tests/python/edit_form_xlsx.py): `edits` as that script reads them.
 fn edit(src: &Path, dst: &Path, edits: serde_json::Value) {
-    let python = std::env::var("DANTOC_TEST_PYTHON")
-        .expect("DANTOC_TEST_PYTHON is not set: run scripts/test.sh (it makes the venv with openpyxl)");
+    let python = std::env::var("DANTOC_TEST_PYTHON").expect(
+        "DANTOC_TEST_PYTHON is not set: run scripts/test.sh (it makes the venv with openpyxl)",
+    );
     let e = dst.with_extension("json");
     std::fs::write(&e, edits.to_string()).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/edit_form_xlsx.py");
@@ -53,7 +54,11 @@ fn edit(src: &Path, dst: &Path, edits: serde_json::Value) {
         .args([src, dst, &e])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn stored(db: &TestDb) -> Vec<(String, String)> {
@@ -140,7 +145,10 @@ fn form_file_imports_from_the_command_line(fresh: fn() -> TestDb, name: &str) {
     let t = text(&o);
     assert!(t.contains("sai.xlsx: Biểu!B9 (value)"), "{t}");
     assert!(t.contains("nothing was imported"), "{t}");
-    let o = dantoc(&db, &["import", "form", dir.join("bieu.csv").to_str().unwrap()]);
+    let o = dantoc(
+        &db,
+        &["import", "form", dir.join("bieu.csv").to_str().unwrap()],
+    );
     assert!(!o.status.success());
     assert!(text(&o).contains("cannot open"), "{}", text(&o));
 }

@@ -14,9 +14,10 @@ pub struct FieldError {
     /// 1-based column in a file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub column: Option<u64>,
-    /// In a spreadsheet: the sheet and cell, as Excel names them (`Biểu!D12`).
+    /// In a spreadsheet: the sheet and cell, as Excel names them (`Biểu!D12`). (Boxed: keeps
+    /// the error small enough to return by value.)
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cell: Option<String>,
+    pub cell: Option<Box<str>>,
     /// The offending value, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
@@ -46,7 +47,7 @@ impl FieldError {
     }
     /// In a spreadsheet: the sheet and cell (`Biểu!D12`), with its 1-based row and column.
     pub fn in_cell(mut self, sheet_cell: impl Into<String>, row: u64, column: u64) -> Self {
-        self.cell = Some(sheet_cell.into());
+        self.cell = Some(sheet_cell.into().into_boxed_str());
         self.at(row, Some(column))
     }
 }

@@ -502,9 +502,17 @@ mod tests {
         assert_eq!(plain_number("1 234", false), "1234");
         assert_eq!(plain_number("12.5", false), "12.5");
         assert_eq!(plain_number("4.512", false), "4.512", "a decimal point");
-        assert_eq!(plain_number("4.512", true), "4512", "thousands of a whole number");
+        assert_eq!(
+            plain_number("4.512", true),
+            "4512",
+            "thousands of a whole number"
+        );
         assert_eq!(plain_number("-1.234.567", true), "-1234567");
-        assert_eq!(plain_number("12.5", true), "12.5", "not grouped: refused later");
+        assert_eq!(
+            plain_number("12.5", true),
+            "12.5",
+            "not grouped: refused later"
+        );
         assert_eq!(plain_number("abc", true), "abc");
         assert_eq!(plain_number("1,2,3", false), "1,2,3");
     }

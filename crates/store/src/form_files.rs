@@ -46,9 +46,11 @@ struct Unit {
 }
 
 fn parse_period(p: &str) -> Result<Period, StoreError> {
-    p.trim().parse().map_err(|e: dantoc_domain::period::PeriodError| {
-        StoreError::invalid(FieldError::new("pe", e.to_string()).value(p))
-    })
+    p.trim()
+        .parse()
+        .map_err(|e: dantoc_domain::period::PeriodError| {
+            StoreError::invalid(FieldError::new("pe", e.to_string()).value(p))
+        })
 }
 
 fn unit(c: &mut dyn Conn, unit: &str, p: &Period) -> Result<Unit, StoreError> {
@@ -167,8 +169,7 @@ pub fn sheet(
     for e in &req.ethnic {
         if !names.contains_key(e) {
             return Err(StoreError::invalid(
-                FieldError::new("ethnic", "no ethnic group has this code (GSO 2008 list)")
-                    .value(e),
+                FieldError::new("ethnic", "no ethnic group has this code (GSO 2008 list)").value(e),
             ));
         }
     }
@@ -339,9 +340,11 @@ pub fn import_xlsx(
             }
         };
         // the value as it would be stored, to compare with what the file was pre-filled with
-        let canonical = text
-            .as_deref()
-            .map(|t| check_value(vt, t).map(|v| v.text).unwrap_or_else(|_| t.to_string()));
+        let canonical = text.as_deref().map(|t| {
+            check_value(vt, t)
+                .map(|v| v.text)
+                .unwrap_or_else(|_| t.to_string())
+        });
         if canonical.is_none() && key.prefilled.is_none() {
             // empty, and was empty: no value given
             continue;

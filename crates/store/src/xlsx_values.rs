@@ -40,7 +40,12 @@ pub struct FormFile {
 impl FormFile {
     /// `Biểu!D12` and the 1-based row and column of key cell `i`.
     pub fn place(&self, i: usize) -> (String, u64, u64) {
-        let name = self.keys.cells.get(i).map(|c| c.cell.as_str()).unwrap_or("");
+        let name = self
+            .keys
+            .cells
+            .get(i)
+            .map(|c| c.cell.as_str())
+            .unwrap_or("");
         let (r, c) = parse_cell(name).unwrap_or((0, 0));
         (
             format!("{}!{name}", self.keys.sheet),
@@ -64,7 +69,10 @@ pub fn read(bytes: &[u8]) -> Result<FormFile, FieldError> {
     }
     let zip = zip::ZipArchive::new(Cursor::new(bytes))
         .map_err(|e| file_error(format!("this .xlsx file is damaged (zip: {e})")))?;
-    if zip.decompressed_size().is_some_and(|n| n > MAX_UNCOMPRESSED) {
+    if zip
+        .decompressed_size()
+        .is_some_and(|n| n > MAX_UNCOMPRESSED)
+    {
         return Err(file_error(format!(
             "this .xlsx file unpacks to more than {} MB: a form's file is far smaller",
             MAX_UNCOMPRESSED / (1024 * 1024)
@@ -124,7 +132,7 @@ fn read_checked(bytes: &[u8]) -> Result<FormFile, FieldError> {
         }
     }
     let keys = FileKeys::from_rows(&rows)?;
-    if !names.iter().any(|n| *n == keys.sheet) {
+    if !names.contains(&keys.sheet) {
         return Err(file_error(format!(
             "this file has no sheet {:?} (was it renamed? its name must stay {DATA_SHEET:?})",
             keys.sheet
@@ -195,6 +203,66 @@ mod tests {
         ] {
             let e = read(bad).unwrap_err();
             assert_eq!(e.field, "file", "{e}");
+        }
+    }
+
+    /// A template for 06877 and 2026 (the fuzz seeds), and the same file after openpyxl
+    /// wrote 120 into 0101 E02.M and "4.512" into x-pop-total F and saved it.
+    const TEMPLATE: &[u8] = include_bytes!("../../../fuzz/seeds/form_xlsx/template.xlsx");
+    const FILLED: &[u8] = include_bytes!("../../../fuzz/seeds/form_xlsx/filled-by-openpyxl.xlsx");
+
+    fn content(f: &FormFile, ind: &str, disagg: &str) -> Content {
+        let i = f
+            .keys
+            .cells
+            .iter()
+            .position(|c| c.indicator == ind && c.disagg == disagg)
+            .unwrap_or_else(|| panic!("no cell {ind} {disagg}"));
+        f.cells[i].clone()
+    }
+
+    #[test]
+    fn a_file_saved_by_openpyxl_reads_back() {
+        let t = read(TEMPLATE).unwrap();
+        let f = read(FILLED).unwrap();
+        assert_eq!(t.keys, f.keys, "openpyxl keeps the keys");
+        assert_eq!(f.keys.form, "BM-DTTS-01");
+        assert_eq!(f.keys.unit, "06877@2025");
+        assert_eq!(f.keys.period, "2026");
+        assert_eq!(content(&t, "0101", "E02.M"), Content::Number(100.0));
+        assert_eq!(content(&f, "0101", "E02.M"), Content::Number(120.0));
+        assert_eq!(content(&f, "x-pop-total", "F"), Content::Text("4.512".into()));
+        assert_eq!(content(&f, "x-pop-total", "M"), Content::Empty);
+        let (cell, row, col) = f.place(0);
+        assert!(cell.starts_with("Biểu!"), "{cell}");
+        assert!(row > 5 && col == 2, "{cell}");
+    }
+
+    #[test]
+    fn mutated_files_never_panic() {
+        // a small deterministic generator (xorshift): flips, cuts and insertions
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for seed in [TEMPLATE, FILLED] {
+            for _ in 0..400 {
+                let mut b = seed.to_vec();
+                for _ in 0..(next() % 8 + 1) {
+                    let i = (next() as usize) % b.len();
+                    match next() % 3 {
+                        0 => b[i] ^= (next() % 255 + 1) as u8,
+                        1 => b.truncate(i.max(4)),
+                        _ => b.insert(i, next() as u8),
+                    }
+                }
+                if let Err(e) = read(&b) {
+                    assert!(e.field == "file" || e.field == "keys", "{e}");
+                }
+            }
         }
     }
 }

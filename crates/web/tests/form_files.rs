@@ -213,7 +213,10 @@ fn template_round_trip_through_openpyxl(s: Server) {
             set("x-ho-ngheo-dtts", "E02", json!(12)),
         ]}),
     );
-    assert_eq!(out["keys"], t["keys"], "openpyxl keeps the keys as they were");
+    assert_eq!(
+        out["keys"], t["keys"],
+        "openpyxl keeps the keys as they were"
+    );
     assert_eq!(out["states"], json!(["visible", "veryHidden"]));
     assert_eq!(out["cells"]["0101|E02.M"], format!("B{r}"));
 
@@ -227,7 +230,11 @@ fn template_round_trip_through_openpyxl(s: Server) {
         json!({"imported": 3, "updated": 2, "ignored": 3, "deleted": 1}),
         "{d}"
     );
-    assert_eq!(stored(&s, "06877", "2026"), before, "a dry run writes nothing");
+    assert_eq!(
+        stored(&s, "06877", "2026"),
+        before,
+        "a dry run writes nothing"
+    );
 
     let r = officer.post_bytes(IMPORT, XLSX, &edited);
     assert_eq!(r.status, 200, "{}", r.body);
@@ -250,7 +257,15 @@ fn template_round_trip_through_openpyxl(s: Server) {
     let again = officer.post_bytes(IMPORT, XLSX, &edited);
     assert_eq!(again.status, 200, "{}", again.body);
     let c = &again.json()["importCount"];
-    assert_eq!((c["imported"].clone(), c["updated"].clone(), c["deleted"].clone()), (json!(0), json!(0), json!(0)), "{c}");
+    assert_eq!(
+        (
+            c["imported"].clone(),
+            c["updated"].clone(),
+            c["deleted"].clone()
+        ),
+        (json!(0), json!(0), json!(0)),
+        "{c}"
+    );
     // written in the officer's name, each value audited
     let log = s.get("/api/audit?entity=data_value").json();
     let by_officer = log["entries"]
@@ -271,7 +286,10 @@ fn template_round_trip_through_openpyxl(s: Server) {
         .filter(|c| c["locked"] == false && !c["value"].is_null())
         .count();
     assert_eq!(filled, 0);
-    let (edited, _) = edit(&blank, json!({"values": [set("0101", "E02.F", json!(115))]}));
+    let (edited, _) = edit(
+        &blank,
+        json!({"values": [set("0101", "E02.F", json!(115))]}),
+    );
     let r = officer.post_bytes(IMPORT, XLSX, &edited);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["importCount"]["imported"], 1);
@@ -315,7 +333,10 @@ fn wrong_files_are_refused_and_conflicts_located(s: Server) {
     assert_eq!(s.count_values(), count);
 
     // a file of another unit, form or period than asked for
-    let (ok, _) = edit(&file, json!({"values": [set("x-pop-total", "F", json!(600))]}));
+    let (ok, _) = edit(
+        &file,
+        json!({"values": [set("x-pop-total", "F", json!(600))]}),
+    );
     let r = officer.post_bytes(&format!("{IMPORT}?ou=06862"), XLSX, &ok);
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("unit 06877, not 06862"), "{}", r.body);
@@ -323,20 +344,30 @@ fn wrong_files_are_refused_and_conflicts_located(s: Server) {
     assert_eq!(r.status, 400, "{}", r.body);
     let r = officer.post_bytes("/api/forms/BM-DTTS-02/import.xlsx", XLSX, &ok);
     assert_eq!(r.status, 400, "{}", r.body);
-    assert!(r.body.contains("form BM-DTTS-01, not BM-DTTS-02"), "{}", r.body);
+    assert!(
+        r.body.contains("form BM-DTTS-01, not BM-DTTS-02"),
+        "{}",
+        r.body
+    );
     // a file of a commune outside the officer's units
-    let other = s.admin.get_bytes("/api/forms/BM-DTTS-01/template.xlsx?ou=06862&pe=2026");
-    let (other, _) = edit(&other, json!({"values": [set("x-pop-total", "F", json!(1))]}));
+    let other = s
+        .admin
+        .get_bytes("/api/forms/BM-DTTS-01/template.xlsx?ou=06862&pe=2026");
+    let (other, _) = edit(
+        &other,
+        json!({"values": [set("x-pop-total", "F", json!(1))]}),
+    );
     let r = officer.post_bytes(IMPORT, XLSX, &other);
     assert_eq!(r.status, 403, "{}", r.body);
     // keys changed by hand: the checksum no longer matches
-    let (tampered, _) = edit(
-        &ok,
-        json!({"keys": [{"cell": "C8", "value": "E10.F"}]}),
-    );
+    let (tampered, _) = edit(&ok, json!({"keys": [{"cell": "C8", "value": "E10.F"}]}));
     let r = officer.post_bytes(IMPORT, XLSX, &tampered);
     assert_eq!(r.status, 400, "{}", r.body);
-    assert!(r.body.contains("_dantoc") && r.body.contains("checksum"), "{}", r.body);
+    assert!(
+        r.body.contains("_dantoc") && r.body.contains("checksum"),
+        "{}",
+        r.body
+    );
     let (tampered, _) = edit(
         &ok,
         json!({"keys": [{"cell": "D9", "value": "06862@2025"}]}),
@@ -352,10 +383,17 @@ fn wrong_files_are_refused_and_conflicts_located(s: Server) {
     write(&s, &[("x-pop-total", "2026", "F", "700")]);
     let r = officer.post_bytes(IMPORT, XLSX, &ok);
     assert_eq!(r.status, 409, "{}", r.body);
-    assert!(r.body.contains("changed since this file was made"), "{}", r.body);
+    assert!(
+        r.body.contains("changed since this file was made"),
+        "{}",
+        r.body
+    );
     let r = officer.post_bytes(&format!("{IMPORT}?force=true"), XLSX, &ok);
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(stored(&s, "06877", "2026")[&("x-pop-total".into(), "F".into())], "600");
+    assert_eq!(
+        stored(&s, "06877", "2026")[&("x-pop-total".into(), "F".into())],
+        "600"
+    );
 
     // damaged files: refused with a message, never a panic (nor a 500)
     let n = file.len();
@@ -422,23 +460,46 @@ fn decimal_comma_and_a_form_csv(s: Server) {
     let r = province.post("/api/forms/BM-THU-KP/import.csv?ou=06877", "text/csv", csv);
     assert_eq!(r.status, 409, "{}", r.body);
     let c = r.json()["conflicts"].clone();
-    assert_eq!((c[0]["row"].clone(), c[0]["field"].clone()), (json!(3), json!("indicator")), "{c}");
-    assert_eq!((c[1]["row"].clone(), c[1]["field"].clone()), (json!(4), json!("unit")), "{c}");
+    assert_eq!(
+        (c[0]["row"].clone(), c[0]["field"].clone()),
+        (json!(3), json!("indicator")),
+        "{c}"
+    );
+    assert_eq!(
+        (c[1]["row"].clone(), c[1]["field"].clone()),
+        (json!(4), json!("unit")),
+        "{c}"
+    );
     let r = province.post(
         "/api/forms/BM-THU-KP/import.csv?ou=06877&pe=2025",
         "text/csv",
         "indicator,unit,period,value\nx-cnscd-to,06877,2025,4\n",
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(stored(&s, "06877", "2025")[&("x-cnscd-to".into(), "default".into())], "4");
+    assert_eq!(
+        stored(&s, "06877", "2025")[&("x-cnscd-to".into(), "default".into())],
+        "4"
+    );
 
     // the forms page lists the forms with their download and upload forms
     let page = s.anon.get("/bieu-mau");
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("BM-THU-KP") && page.body.contains("Đăng nhập"), "{}", page.body);
+    assert!(
+        page.body.contains("BM-THU-KP") && page.body.contains("Đăng nhập"),
+        "{}",
+        page.body
+    );
     let (_, session) = s.login("can-bo-tinh", common::PASSWORD);
     let page = session.expect("login").get("/bieu-mau");
-    assert!(page.body.contains("/api/forms/BM-DTTS-01/template.xlsx"), "{}", page.body);
-    assert!(page.body.contains("Tải mẫu Excel") && page.body.contains("data-csrf"), "{}", page.body);
+    assert!(
+        page.body.contains("/api/forms/BM-DTTS-01/template.xlsx"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("Tải mẫu Excel") && page.body.contains("data-csrf"),
+        "{}",
+        page.body
+    );
     assert_eq!(s.anon.get("/static/form-files.js").status, 200);
 }

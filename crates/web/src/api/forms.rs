@@ -115,7 +115,12 @@ pub async fn template_xlsx(
             form_files::sheet(c, &req, allowed.as_ref())
         })
         .await?;
-    let name = file_name(&sheet.form_code, &sheet.unit_code, &sheet.period.to_string(), "xlsx");
+    let name = file_name(
+        &sheet.form_code,
+        &sheet.unit_code,
+        &sheet.period.to_string(),
+        "xlsx",
+    );
     let (bytes, _) = tokio::task::spawn_blocking(move || dantoc_report::form_xlsx::write(&sheet))
         .await
         .map_err(|e| ApiError::Internal(format!("task failed: {e}")))?
@@ -153,7 +158,15 @@ pub async fn import_xlsx(
         .run(move |db| {
             opts.allowed_units = db.read(|c| caller.allowed(c))?;
             opts.what = format!("api: form file {code}");
-            form_files::import_xlsx(db, &caller.actor(), &opts, Some(&code), &expect, &body, force)
+            form_files::import_xlsx(
+                db,
+                &caller.actor(),
+                &opts,
+                Some(&code),
+                &expect,
+                &body,
+                force,
+            )
         })
         .await?;
     Ok(summary_response(summary))
