@@ -231,7 +231,10 @@ mod tests {
         assert_eq!(f.keys.period, "2026");
         assert_eq!(content(&t, "0101", "E02.M"), Content::Number(100.0));
         assert_eq!(content(&f, "0101", "E02.M"), Content::Number(120.0));
-        assert_eq!(content(&f, "x-pop-total", "F"), Content::Text("4.512".into()));
+        assert_eq!(
+            content(&f, "x-pop-total", "F"),
+            Content::Text("4.512".into())
+        );
         assert_eq!(content(&f, "x-pop-total", "M"), Content::Empty);
         let (cell, row, col) = f.place(0);
         assert!(cell.starts_with("Biểu!"), "{cell}");
