@@ -215,6 +215,17 @@ enum ImportWhat {
         #[arg(long)]
         dry_run: bool,
     },
+    /// A filled form file (.xlsx made by `GET /api/forms/{code}/template.xlsx`): form, unit
+    /// and period from the file; changed cells written, cleared ones deleted, all or nothing.
+    Form {
+        file: PathBuf,
+        /// Check and count, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Write changed cells even where the stored value changed since the file was made.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -353,6 +364,38 @@ fn import_values(
     let started = std::time::Instant::now();
     let summary = values::import(db, &Actor::cli(), &opts, reader, &|i, e| loc.locate(i, e))?;
     bar.finish_and_clear();
+    print_summary(file, &summary, dry_run, started)
+}
+
+/// Import a filled form file (xlsx).
+fn import_form(db: &Db, file: &std::path::Path, dry_run: bool, force: bool) -> Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let opts = ImportOptions {
+        dry_run,
+        what: format!("form file {}", file.display()),
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let summary = dantoc_store::form_files::import_xlsx(
+        db,
+        &Actor::cli(),
+        &opts,
+        None,
+        &Default::default(),
+        &bytes,
+        force,
+    )
+    .map_err(|e| refuse(file, e))?;
+    print_summary(file, &summary, dry_run, started)
+}
+
+/// Print an import summary: every conflict (with its place), or the counts.
+fn print_summary(
+    file: &std::path::Path,
+    summary: &values::ImportSummary,
+    dry_run: bool,
+    started: std::time::Instant,
+) -> Result<()> {
     if summary.status != "SUCCESS" {
         for e in &summary.conflicts {
             eprintln!("{}: {e}", file.display());
@@ -722,6 +765,11 @@ fn main() -> Result<()> {
                     dry_run,
                     strategy,
                 } => import_values(&db, file, *dry_run, *strategy)?,
+                ImportWhat::Form {
+                    file,
+                    dry_run,
+                    force,
+                } => import_form(&db, file, *dry_run, *force)?,
                 ImportWhat::Indicators { file } => {
                     let f = File::open(file)
                         .with_context(|| format!("cannot open {}", file.display()))?;

@@ -14,6 +14,10 @@ pub struct FieldError {
     /// 1-based column in a file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub column: Option<u64>,
+    /// In a spreadsheet: the sheet and cell, as Excel names them (`Biểu!D12`). (Boxed: keeps
+    /// the error small enough to return by value.)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cell: Option<Box<str>>,
     /// The offending value, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
@@ -27,6 +31,7 @@ impl FieldError {
             field: field.into(),
             row: None,
             column: None,
+            cell: None,
             value: None,
             message: message.into(),
         }
@@ -40,11 +45,18 @@ impl FieldError {
         self.column = column;
         self
     }
+    /// In a spreadsheet: the sheet and cell (`Biểu!D12`), with its 1-based row and column.
+    pub fn in_cell(mut self, sheet_cell: impl Into<String>, row: u64, column: u64) -> Self {
+        self.cell = Some(sheet_cell.into().into_boxed_str());
+        self.at(row, Some(column))
+    }
 }
 
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(r) = self.row {
+        if let Some(c) = &self.cell {
+            write!(f, "{c} ")?;
+        } else if let Some(r) = self.row {
             write!(f, "row {r}")?;
             if let Some(c) = self.column {
                 write!(f, ", column {c}")?;

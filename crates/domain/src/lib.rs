@@ -13,6 +13,7 @@ pub mod disagg;
 pub mod error;
 pub mod ethnic;
 pub mod form;
+pub mod form_file;
 pub mod formula;
 pub mod geo;
 pub mod indicator;

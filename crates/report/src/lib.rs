@@ -8,6 +8,7 @@ pub mod classes;
 pub mod map;
 
 pub mod csv;
+pub mod form_xlsx;
 pub mod sdmx;
 mod svg;
 pub mod xlsx;

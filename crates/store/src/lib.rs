@@ -14,6 +14,7 @@ pub mod demo;
 pub mod dhis2;
 pub mod error;
 pub mod ethnic;
+pub mod form_files;
 pub mod forms;
 pub mod gis;
 pub mod indicators;
@@ -29,6 +30,7 @@ pub mod testing;
 pub mod units;
 pub mod validation;
 pub mod values;
+pub mod xlsx_values;
 
 pub use db::{Backend, Conn, Db, Val};
 pub use error::StoreError;

@@ -369,6 +369,10 @@ pub struct ImportOptions {
     pub allowed_units: Option<HashSet<i64>>,
     /// What the validation rules do: refuse the import (default), report, or nothing.
     pub validation: crate::validation::ValidationMode,
+    /// A value given without a value (`RawValue::value` = `None`) deletes the stored one,
+    /// while the others are written by the strategy: a form file's cleared cell
+    /// (form_files.rs). Takes the per-value path (no bulk).
+    pub delete_empty: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -489,7 +493,12 @@ impl Batch<'_> {
             None
         };
         let demo = self.opts.demo;
-        let changed = match self.opts.strategy {
+        // delete_empty: a checked value without a value deletes (form files)
+        let strategy = match (&r.value, self.opts.delete_empty) {
+            (None, true) => Strategy::Delete,
+            _ => self.opts.strategy,
+        };
+        let changed = match strategy {
             Strategy::Delete => {
                 let n = c.execute(DELETE_SQL, &params![key.0, key.1, &key.2, key.3, key.4])?;
                 self.count.deleted += n;
@@ -580,6 +589,7 @@ type Item = Result<RawValue, FieldError>;
 struct Checking {
     cat: Catalogue,
     delete: bool,
+    delete_empty: bool,
     /// Problems found, in item order (the first MAX_CONFLICTS of them).
     errors: Vec<(usize, FieldError)>,
     error_count: u64,
@@ -606,6 +616,7 @@ impl Checking {
         Checking {
             cat,
             delete: opts.strategy == Strategy::Delete,
+            delete_empty: opts.delete_empty,
             errors: vec![],
             error_count: 0,
             resolved: vec![],
@@ -618,7 +629,11 @@ impl Checking {
         let i = self.next;
         self.next += 1;
         let r = match item {
-            Ok(raw) => self.cat.check(raw, self.delete),
+            // delete_empty: a value without a value is a deletion (form files)
+            Ok(raw) => {
+                let delete = self.delete || (self.delete_empty && raw.value.is_none());
+                self.cat.check(raw, delete)
+            }
             Err(e) => Err(std::mem::replace(e, FieldError::new("", ""))),
         };
         match r {
@@ -750,7 +765,7 @@ pub fn import(
     cat.allowed = opts.allowed_units.clone();
     let mut checking = Checking::new(cat, opts);
     let mut items = items.into_iter();
-    if db.backend() == Backend::Postgres && crate::bulk::streams(opts) {
+    if db.backend() == Backend::Postgres && crate::bulk::streams(opts) && !opts.delete_empty {
         for mut item in items.by_ref() {
             checking.item(&mut item);
             if checking.next == BULK_MIN {
@@ -768,8 +783,10 @@ pub fn import(
         Ok(ready) => ready,
         Err(refused) => return Ok(refused),
     };
-    let bulk =
-        ready.resolved.len() >= BULK_MIN && !opts.audit_each && opts.strategy != Strategy::Delete;
+    let bulk = ready.resolved.len() >= BULK_MIN
+        && !opts.audit_each
+        && opts.strategy != Strategy::Delete
+        && !opts.delete_empty;
     let (mut refused, mut found) = (None, None);
     let work = |c: &mut dyn Conn| {
         let v =

@@ -7,6 +7,7 @@ pub mod analytics_pages;
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod form_editor;
 pub mod form_pages;
 pub mod i18n;
 pub mod pages;
@@ -27,6 +28,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 pub const IMPORT_BODY_LIMIT: usize = 256 * 1024 * 1024;
 /// Largest request body elsewhere.
 pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
+/// Largest form file (a form's xlsx takes tens of kilobytes).
+pub const FORM_FILE_LIMIT: usize = 16 * 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
     use api::{accounts as a, reference as r, values as v};
@@ -49,6 +52,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/dhis2/uids.csv", post(api::dhis2::post_csv))
         .layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT));
+    let form_files = Router::new()
+        .route(
+            "/api/forms/{code}/import.xlsx",
+            post(api::forms::import_xlsx),
+        )
+        .route("/api/forms/{code}/import.csv", post(api::forms::import_csv))
+        .layer(DefaultBodyLimit::max(FORM_FILE_LIMIT));
     let rest = Router::new()
         .route("/api/health", get(r::health))
         .route("/api/auth/login", post(a::login))
@@ -144,11 +154,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/bieu-mau/moi",
-            get(form_pages::new_form).post(form_pages::create_form),
+            get(form_editor::new_form).post(form_editor::create_form),
         )
         .route(
             "/bieu-mau/{code}/sua",
-            get(form_pages::edit_form).post(form_pages::update_form),
+            get(form_editor::edit_form).post(form_editor::update_form),
         )
         .route(
             "/api/validationRules",
@@ -163,6 +173,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/validation", get(api::validation::report))
         .route("/api/validation.csv", get(api::validation::report_csv))
         .route("/kiem-tra", get(validation_pages::page))
+        .route(
+            "/api/forms/{code}/template.xlsx",
+            get(api::forms::template_xlsx),
+        )
+        .route("/bieu-mau", get(form_pages::forms_page))
+        .route("/static/form-files.js", get(form_pages::script))
         .route("/", get(pages::home))
         .route("/phan-tich", get(analytics_pages::pivot_page))
         .route("/muc-tieu", get(analytics_pages::targets_page))
@@ -180,6 +196,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     Router::new()
         .merge(imports)
+        .merge(form_files)
         .merge(rest)
         .fallback(pages::fallback)
         .with_state(state)

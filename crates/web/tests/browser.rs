@@ -106,3 +106,28 @@ fn analytics_pages_on_a_phone_sqlite() {
 fn analytics_pages_on_a_phone_postgres() {
     analytics(common::start(dantoc_store::testing::TestDb::postgres()));
 }
+
+fn form_files(s: common::Server) {
+    s.user(
+        "can-bo-xa",
+        dantoc_domain::access::Role::CommuneOfficer,
+        &["06877"],
+    );
+    run_script_with(&s, "form_files.mjs", &["can-bo-xa", common::PASSWORD]);
+    let log = s.db.read(|c| dantoc_store::audit::recent(c, 50)).unwrap();
+    assert!(
+        log.iter()
+            .any(|e| e.action == "login" && e.actor.starts_with("can-bo-xa")),
+        "the officer logged in"
+    );
+}
+
+#[test]
+fn form_files_on_a_phone_sqlite() {
+    form_files(common::start(dantoc_store::testing::TestDb::sqlite()));
+}
+
+#[test]
+fn form_files_on_a_phone_postgres() {
+    form_files(common::start(dantoc_store::testing::TestDb::postgres()));
+}

@@ -47,7 +47,7 @@ fn filter(p: &Params) -> ApiResult<ValueFilter> {
     Ok(f)
 }
 
-fn options(p: &Params, what: &str) -> ApiResult<ImportOptions> {
+pub(crate) fn options(p: &Params, what: &str) -> ApiResult<ImportOptions> {
     let strategy = p
         .parsed::<Strategy>("importStrategy")?
         .or(p.parsed::<Strategy>("strategy")?)
@@ -148,7 +148,7 @@ struct NativeBatch {
     data_values: Vec<NativeValue>,
 }
 
-fn summary_response(s: ImportSummary) -> Response {
+pub(crate) fn summary_response(s: ImportSummary) -> Response {
     let code = if s.status == "SUCCESS" {
         StatusCode::OK
     } else {

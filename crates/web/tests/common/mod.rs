@@ -151,6 +151,14 @@ impl Client {
     pub fn post_json(&self, path: &str, body: &Value) -> Reply {
         self.post(path, "application/json", &body.to_string())
     }
+    /// POST a file's bytes as the body (xlsx uploads).
+    pub fn post_bytes(&self, path: &str, content_type: &str, body: &[u8]) -> Reply {
+        reply(
+            self.req(self.agent.post(&self.url(path)))
+                .header("Content-Type", content_type)
+                .send(body),
+        )
+    }
     pub fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Reply {
         let body: String = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(fields)
