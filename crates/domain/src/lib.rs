@@ -8,6 +8,7 @@
 pub mod access;
 pub mod admin;
 pub mod analytics;
+pub mod approval;
 pub mod disagg;
 pub mod error;
 pub mod ethnic;
