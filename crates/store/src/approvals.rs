@@ -41,6 +41,10 @@ pub struct Acting {
 /// A form's approval for one unit and period, as stored.
 #[derive(Debug, Clone, Serialize)]
 pub struct Approval {
+    #[serde(skip)]
+    pub unit_id: i64,
+    #[serde(skip)]
+    pub unit_kind: UnitKind,
     pub form: String,
     pub form_name: String,
     pub unit: String,
@@ -192,31 +196,56 @@ fn target(c: &mut dyn Conn, form: &str, unit: &str, period: &str) -> Result<Targ
     })
 }
 
-/// Where the unit lies for the actor: in their scope, and below one of their scope units.
-pub fn who(
-    c: &mut dyn Conn,
-    acting: &Acting,
-    unit_id: i64,
-    unit_kind: UnitKind,
-) -> Result<Who, StoreError> {
-    if acting.global {
-        return Ok(Who::global(acting.role));
-    }
-    let mut w = Who {
-        role: acting.role,
-        in_scope: false,
-        above: false,
-    };
-    for s in &acting.scope {
-        if !crate::accounts::allowed_units(c, &[*s])?.contains(&unit_id) {
-            continue;
+/// What the store knows of an actor's scope, to say where units lie for them ([`Who`]):
+/// each scope unit's tier and the units it covers (both hierarchies).
+pub struct ScopeFacts {
+    role: Role,
+    global: bool,
+    scopes: Vec<(u8, HashSet<i64>)>,
+}
+
+impl ScopeFacts {
+    pub fn load(c: &mut dyn Conn, acting: &Acting) -> Result<ScopeFacts, StoreError> {
+        let mut scopes = vec![];
+        if !acting.global {
+            for s in &acting.scope {
+                let rank = kind_rank(unit_info(c, *s)?.kind);
+                scopes.push((rank, crate::accounts::allowed_units(c, &[*s])?));
+            }
         }
-        w.in_scope = true;
-        if kind_rank(unit_info(c, *s)?.kind) < kind_rank(unit_kind) {
-            w.above = true;
-        }
+        Ok(ScopeFacts {
+            role: acting.role,
+            global: acting.global,
+            scopes,
+        })
     }
-    Ok(w)
+
+    /// Where a unit lies for the actor: in their scope, and below one of their scope units.
+    pub fn who(&self, unit_id: i64, unit_kind: UnitKind) -> Who {
+        if self.global {
+            return Who::global(self.role);
+        }
+        let covering = self.scopes.iter().filter(|(_, set)| set.contains(&unit_id));
+        let mut w = Who {
+            role: self.role,
+            in_scope: false,
+            above: false,
+        };
+        for (rank, _) in covering {
+            w.in_scope = true;
+            w.above |= *rank < kind_rank(unit_kind);
+        }
+        w
+    }
+
+    /// The steps the actor may take on an approval now (its state allows them, and they may).
+    pub fn steps(&self, a: &Approval) -> Vec<Step> {
+        let who = self.who(a.unit_id, a.unit_kind);
+        Step::ALL
+            .into_iter()
+            .filter(|s| s.from_states().contains(&a.state) && flow::may(*s, &who).is_ok())
+            .collect()
+    }
 }
 
 fn refused(e: flow::Refused) -> StoreError {
@@ -228,7 +257,8 @@ fn refused(e: flow::Refused) -> StoreError {
 }
 
 const SELECT: &str = "SELECT f.code, f.name_vi, f.definition, u.code, u.version, u.full_name, a.period, a.state,
-        a.comment, a.submitted_at, a.submitted_by, a.decided_at, a.decided_by, a.updated_at, a.updated_by, a.id
+        a.comment, a.submitted_at, a.submitted_by, a.decided_at, a.decided_by, a.updated_at, a.updated_by, a.id,
+        a.unit_id, u.kind
    FROM form_approval a JOIN form f ON f.id = a.form_id JOIN admin_unit u ON u.id = a.unit_id";
 
 fn from_row(r: &Row) -> Approval {
@@ -246,6 +276,8 @@ fn from_row(r: &Row) -> Approval {
         .and_then(local_date)
         .map(|d| flow::on_time(&d, &deadline));
     Approval {
+        unit_id: r.i64(16),
+        unit_kind: r.str(17).parse().unwrap_or(UnitKind::Commune),
         form: r.str(0),
         form_name: r.str(1),
         unit: r.str(3),
@@ -285,6 +317,8 @@ pub fn get(c: &mut dyn Conn, form: &str, unit: &str, period: &str) -> Result<App
 
 fn draft(t: &Target) -> Approval {
     Approval {
+        unit_id: t.unit_id,
+        unit_kind: t.unit_kind,
         form: t.form.form.code.clone(),
         form_name: t.form.form.name_vi.clone(),
         unit: t.unit_code.clone(),
@@ -391,7 +425,7 @@ pub fn transition(
     }
     let before = stored(c, &t)?;
     let from = before.as_ref().map(|(_, a)| a.state).unwrap_or_default();
-    let w = who(c, acting, t.unit_id, t.unit_kind)?;
+    let w = ScopeFacts::load(c, acting)?.who(t.unit_id, t.unit_kind);
     let to = flow::transition(from, req.step, &w, comment.as_deref()).map_err(refused)?;
     if req.step == Step::Submit {
         let missing = missing_required(c, &t.form, t.unit_id, &t.period)?;
@@ -540,7 +574,8 @@ pub fn steps(
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
     pub form: Option<String>,
-    /// Unit codes (`CODE` in the current hierarchy, or `CODE@2024`).
+    /// Unit codes: `CODE@VERSION`, or `CODE` in the hierarchy in force at the end of the first
+    /// period asked for (the current one when no period is).
     pub units: Vec<String>,
     /// With every unit below the given ones (in either hierarchy).
     pub children: bool,
@@ -562,7 +597,22 @@ pub fn list(c: &mut dyn Conn, f: &ListFilter) -> Result<Vec<Approval>, StoreErro
         w.push(format!("f.code = ${}", p.len()));
     }
     if !f.units.is_empty() {
-        let ids = crate::accounts::resolve_units(c, "ou", &f.units)?;
+        let version = match f.periods.first() {
+            Some(p) => HierarchyVersion::on(&parse_period("pe", p)?.end_date()),
+            None => HierarchyVersion::CURRENT,
+        };
+        let codes: Vec<String> = f
+            .units
+            .iter()
+            .map(|u| {
+                if u.contains('@') {
+                    u.clone()
+                } else {
+                    format!("{u}@{version}")
+                }
+            })
+            .collect();
+        let ids = crate::accounts::resolve_units(c, "ou", &codes)?;
         if f.children {
             let (sql, vals) = crate::accounts::scope_sql("a.unit_id", &ids, p.len() + 1);
             p.extend(vals);
@@ -862,6 +912,44 @@ pub fn completeness(
         totals,
         units: out,
     })
+}
+
+impl Completeness {
+    /// The report as CSV (UTF-8 with a BOM, for Excel): one row per unit.
+    pub fn write_csv<W: std::io::Write>(&self, out: W) -> std::io::Result<()> {
+        let mut w = crate::csv_values::bom_writer(out)?;
+        w.write_record([
+            "form",
+            "period",
+            "deadline",
+            "unit",
+            "unit_name",
+            "state",
+            "submitted_at",
+            "submitted_by",
+            "timeliness",
+            "cells_filled",
+            "cells_expected",
+            "required_missing",
+        ])?;
+        for u in &self.units {
+            w.write_record([
+                self.form.as_str(),
+                &self.period,
+                &self.deadline,
+                &u.unit,
+                &u.unit_name,
+                u.state.as_str(),
+                u.submitted_at.as_deref().unwrap_or(""),
+                u.submitted_by.as_deref().unwrap_or(""),
+                u.timeliness.as_str(),
+                &u.cells_filled.to_string(),
+                &u.cells_expected.to_string(),
+                &u.required_missing.to_string(),
+            ])?;
+        }
+        w.flush()
+    }
 }
 
 /// A unit past a form's deadline that has not submitted it.
