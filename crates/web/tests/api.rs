@@ -398,6 +398,11 @@ fn openapi_documents_every_route(s: Server) {
         ("/api/forms/{code}", "get"),
         ("/api/forms/{code}", "put"),
         ("/api/forms/{code}", "delete"),
+        ("/api/approvals", "get"),
+        ("/api/approvals", "post"),
+        ("/api/completeness", "get"),
+        ("/api/completeness.csv", "get"),
+        ("/api/completeness/overdue", "get"),
         ("/api/maps/choropleth.svg", "get"),
         ("/api/maps/choropleth.png", "get"),
     ];

@@ -450,7 +450,7 @@ fn pages_list_and_decide_with_the_csrf_token(s: Server) {
     assert!(r.body.contains(">Khóa</button>"), "{}", r.body);
     assert_eq!(state(&xa), "approved");
     let mut f = fields("return", &csrf);
-    f.push(("comment".into(), "Kiểm tra lại số thôn".into()));
+    f.push(("comment".into(), "Kiểm tra lại số thôn <b>".into()));
     assert_eq!(post(f).status, 200);
     assert_eq!(state(&xa), "returned");
 
@@ -462,6 +462,7 @@ fn pages_list_and_decide_with_the_csrf_token(s: Server) {
     let r = xa_page.get("/phe-duyet");
     assert_eq!(r.status, 200);
     assert!(r.body.contains("Kiểm tra lại số thôn") && r.body.contains(">Nộp</button>"));
+    assert!(!r.body.contains("<b>"), "the comment is escaped");
     assert!(!r.body.contains(">Duyệt</button>"));
     let f: Vec<(String, String)> = fields("submit", &xa_csrf);
     let f: Vec<(&str, &str)> = f.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
