@@ -400,7 +400,7 @@ impl Timeliness {
         match self {
             Timeliness::OnTime => "đúng hạn",
             Timeliness::Late => "nộp muộn",
-            Timeliness::Overdue => "quá hạn, chưa nộp",
+            Timeliness::Overdue => "quá hạn",
             Timeliness::Pending => "chưa đến hạn",
         }
     }

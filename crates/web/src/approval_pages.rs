@@ -16,7 +16,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use dantoc_domain::access::{Action, Role};
-use dantoc_domain::approval::{State as FlowState, Step, Timeliness};
+use dantoc_domain::approval::{State as FlowState, Step};
 use dantoc_domain::period::{Period, PeriodType};
 use dantoc_store::approvals::{
     self, Approval, Completeness, ListFilter, Overdue, ScopeFacts, StepRequest,
@@ -331,13 +331,6 @@ impl ProgressPage {
             .append_pair("pe", &self.period)
             .finish();
         format!("/api/completeness.csv?{q}")
-    }
-    fn timeliness_class(&self, t: &Timeliness) -> &'static str {
-        match t {
-            Timeliness::OnTime => "ok",
-            Timeliness::Late | Timeliness::Overdue => "late",
-            Timeliness::Pending => "unknown",
-        }
     }
     fn pct(&self, part: &u64, whole: &u64) -> String {
         if *whole == 0 {
