@@ -1025,12 +1025,22 @@ pub fn overdue(
 }
 
 /// The keys (indicator, unit, period) of values that may not be written because their form is
-/// submitted, approved or locked for the unit and period — loaded once per import by
-/// `values::Catalogue`, checked per value, and confirmed inside the import's transaction.
-#[derive(Debug, Default)]
+/// submitted, approved or locked for the unit and period — for `values::Catalogue`, checked
+/// per value, and confirmed inside the import's transaction ([`Locks::still_current`]).
+///
+/// A database with few such approvals has them all loaded at once; with more (a national hub
+/// holds tens of thousands, each with its form's indicators), loading them all would cost every
+/// import, even one cell, a large share of its time, so they are read per unit when an import
+/// first meets the unit (one indexed query), through the database handle given by
+/// [`Locks::attach`]. Without one, a value of a unit not loaded is refused: the check fails
+/// closed.
+#[derive(Default)]
 pub struct Locks {
     keys: HashMap<(i64, i64, Period), u32>,
     forms: Vec<LockedForm>,
+    /// `None`: every lock is in `keys`; otherwise the units whose locks are.
+    loaded_units: Option<HashSet<i64>>,
+    db: Option<crate::db::Db>,
     /// The last step taken when the keys were loaded.
     stamp: i64,
 }
@@ -1043,6 +1053,16 @@ struct LockedForm {
     state: State,
 }
 
+/// Up to this many submitted, approved or locked approvals are loaded at once.
+const EAGER_MAX: i64 = 500;
+
+const LOCKS_SQL: &str =
+    "SELECT a.form_id, a.unit_id, a.period, a.state, f.code, u.code, u.full_name, fi.indicator_id
+   FROM form_approval a JOIN form f ON f.id = a.form_id
+   JOIN admin_unit u ON u.id = a.unit_id
+   JOIN form_indicator fi ON fi.form_id = a.form_id
+  WHERE a.state IN ('submitted', 'approved', 'locked')";
+
 fn stamp(c: &mut dyn Conn) -> Result<i64, StoreError> {
     c.scalar_i64("SELECT coalesce(max(id), 0) FROM form_approval_step", &[])
 }
@@ -1053,40 +1073,84 @@ impl Locks {
             stamp: stamp(c)?,
             ..Default::default()
         };
-        let mut seen: HashMap<(i64, i64, String), u32> = HashMap::new();
-        for r in c.query(
-            "SELECT a.form_id, a.unit_id, a.period, a.state, f.code, u.code, u.full_name, fi.indicator_id
-               FROM form_approval a JOIN form f ON f.id = a.form_id
-               JOIN admin_unit u ON u.id = a.unit_id
-               JOIN form_indicator fi ON fi.form_id = a.form_id
-              WHERE a.state IN ('submitted', 'approved', 'locked')",
+        let many = c.scalar_i64(
+            &format!(
+                "SELECT count(*) FROM (SELECT 1 FROM form_approval
+                  WHERE state IN ('submitted', 'approved', 'locked') LIMIT {}) AS few",
+                EAGER_MAX + 1
+            ),
             &[],
-        )? {
+        )?;
+        if many > EAGER_MAX {
+            l.loaded_units = Some(HashSet::new());
+        } else {
+            let rows = c.query(LOCKS_SQL, &[])?;
+            l.add(&rows);
+        }
+        Ok(l)
+    }
+
+    /// The database to read a unit's locks from when they are not all loaded.
+    pub fn attach(&mut self, db: &crate::db::Db) {
+        self.db = Some(db.clone());
+    }
+
+    fn add(&mut self, rows: &[Row]) {
+        let mut seen: HashMap<(i64, i64, String), u32> = HashMap::new();
+        for r in rows {
             let Ok(period) = r.str(2).parse::<Period>() else {
                 continue;
             };
+            let forms = &mut self.forms;
             let at = *seen
                 .entry((r.i64(0), r.i64(1), r.str(2)))
                 .or_insert_with(|| {
-                    l.forms.push(LockedForm {
+                    forms.push(LockedForm {
                         form: r.str(4),
                         unit: format!("{} ({})", r.str(5), r.str(6)),
                         period: r.str(2),
                         state: r.str(3).parse().unwrap_or_default(),
                     });
-                    (l.forms.len() - 1) as u32
+                    (forms.len() - 1) as u32
                 });
-            l.keys.entry((r.i64(7), r.i64(1), period)).or_insert(at);
+            self.keys.entry((r.i64(7), r.i64(1), period)).or_insert(at);
         }
-        Ok(l)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
     }
 
     /// Why a value of this indicator, unit and period may not be written, if it may not.
-    pub fn refuse(&self, indicator_id: i64, unit_id: i64, period: &Period) -> Option<FieldError> {
+    pub fn refuse(
+        &mut self,
+        indicator_id: i64,
+        unit_id: i64,
+        period: &Period,
+    ) -> Option<FieldError> {
+        if let Some(loaded) = &mut self.loaded_units
+            && loaded.insert(unit_id)
+        {
+            let read = match &self.db {
+                Some(db) => db.read(|c| {
+                    c.query(
+                        &format!("{LOCKS_SQL} AND a.unit_id = $1"),
+                        &params![unit_id],
+                    )
+                }),
+                None => Err(StoreError::Db(
+                    "no database attached to the approval locks".into(),
+                )),
+            };
+            match read {
+                Ok(rows) => self.add(&rows),
+                Err(e) => {
+                    tracing::warn!("approval locks of unit #{unit_id} unread: {e}");
+                    loaded.remove(&unit_id);
+                    return Some(FieldError::new(
+                        "period",
+                        "không kiểm tra được trạng thái phê duyệt của biểu: hãy thử lại \
+                         (the approval state of the form could not be checked: try again)",
+                    ));
+                }
+            }
+        }
         if self.keys.is_empty() {
             return None;
         }
@@ -1133,7 +1197,8 @@ mod tests {
         required_cells_block_a_submission_and_are_named,
         the_workflow_with_who_may_and_the_audit_trail,
         a_submitted_form_blocks_every_write_path_until_returned,
-        completeness_counts_on_time_late_and_overdue
+        completeness_counts_on_time_late_and_overdue,
+        many_approvals_are_read_per_unit
     );
 
     fn actor(name: &str) -> Actor {
@@ -1619,6 +1684,72 @@ mod tests {
             old.units.len() as u64 > n,
             "more communes before the reform"
         );
+    }
+
+    /// A hub with many submitted forms: the locks are read per unit, with the same outcome.
+    fn many_approvals_are_read_per_unit(db: &TestDb) {
+        fill_02(db, "06877", "2025");
+        step(db, &commune(db), "xa", Step::Submit, None).unwrap();
+        // every other commune of 2025 submitted BM-DTTS-01 for 2025 (written directly)
+        let n = db
+            .write(|c| {
+                c.execute(
+                    "INSERT INTO form_approval (form_id, unit_id, period, state, updated_at, updated_by)
+                     SELECT f.id, u.id, '2025', 'locked', 'x', 'x' FROM form f CROSS JOIN admin_unit u
+                      WHERE f.code = 'BM-DTTS-01' AND u.version = '2025' AND u.kind = 'commune'",
+                    &[],
+                )
+            })
+            .unwrap();
+        assert!(n as i64 > EAGER_MAX, "{n}");
+        let mut locks = db.read(Locks::load).unwrap();
+        assert!(locks.keys.is_empty(), "not loaded at once");
+        let ind = |code: &str| {
+            db.read(|c| c.scalar_i64("SELECT id FROM indicator WHERE code = $1", &params![code]))
+                .unwrap()
+        };
+        let unit = id(db, HierarchyVersion::V2025, "06877");
+        let y2025: Period = "2025".parse().unwrap();
+        let e = locks.refuse(ind("x-cnscd-to"), unit, &y2025).unwrap();
+        assert!(
+            e.message.contains("không kiểm tra được"),
+            "fails closed without a database: {e}"
+        );
+        locks.attach(&db.db);
+        let e = locks.refuse(ind("x-cnscd-to"), unit, &y2025).unwrap();
+        assert!(
+            e.message.contains("BM-DTTS-02") && e.message.contains("đã nộp"),
+            "{e}"
+        );
+        let e = locks.refuse(ind("0101"), unit, &y2025).unwrap();
+        assert!(
+            e.message.contains("BM-DTTS-01") && e.message.contains("đã khóa"),
+            "{e}"
+        );
+        assert!(
+            locks
+                .refuse(ind("x-cnscd-to"), unit, &"2024".parse().unwrap())
+                .is_none()
+        );
+        // through an import: the locked value refused and located, another unit's free value taken
+        let s = import(
+            db,
+            vec![
+                raw("x-cnscd-to", "06877", "2024", "default", "1"),
+                raw("x-ho-dtts", "06652", "2025", "E01", "3"),
+                raw("x-cnscd-to", "06652", "2025", "default", "1"),
+            ],
+            Strategy::CreateAndUpdate,
+        );
+        assert_eq!(s.conflicts.len(), 1, "{:?}", s.conflicts);
+        assert_eq!(s.conflicts[0].field, "[1].period");
+        assert!(s.conflicts[0].message.contains("06652"));
+        let s = import(
+            db,
+            vec![raw("x-cnscd-to", "06652", "2025", "default", "1")],
+            Strategy::CreateAndUpdate,
+        );
+        assert_eq!(s.status, "SUCCESS", "{:?}", s.conflicts);
     }
 
     #[test]

@@ -744,6 +744,7 @@ pub fn import(
 ) -> Result<ImportSummary, StoreError> {
     let mut cat = db.read(Catalogue::load)?;
     cat.allowed = opts.allowed_units.clone();
+    cat.locks.attach(db); // approvals (issue #4): reads a unit's locks when it meets the unit
     let mut checking = Checking::new(cat, opts);
     let mut items = items.into_iter();
     if db.backend() == Backend::Postgres && crate::bulk::streams(opts) {
