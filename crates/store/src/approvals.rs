@@ -1028,40 +1028,33 @@ pub fn overdue(
 /// submitted, approved or locked for the unit and period — for `values::Catalogue`, checked
 /// per value, and confirmed inside the import's transaction ([`Locks::still_current`]).
 ///
-/// A database with few such approvals has them all loaded at once; with more (a national hub
-/// holds tens of thousands, each with its form's indicators), loading them all would cost every
-/// import, even one cell, a large share of its time, so they are read per unit when an import
-/// first meets the unit (one indexed query), through the database handle given by
-/// [`Locks::attach`]. Without one, a value of a unit not loaded is refused: the check fails
-/// closed.
+/// A database with few such approvals has them all loaded at once. A national hub holds tens of
+/// thousands: loading them all would cost a one-cell save more than the save, so they are read
+/// per unit as an import meets its units (one indexed query each), and all at once when an
+/// import meets many units. Reading needs the database handle given by [`Locks::attach`];
+/// without one, a value of a unit not loaded is refused: the check fails closed.
 #[derive(Default)]
 pub struct Locks {
-    keys: HashMap<(i64, i64, Period), u32>,
-    forms: Vec<LockedForm>,
-    /// `None`: every lock is in `keys`; otherwise the units whose locks are.
+    /// (unit, period) → the forms submitted, approved or locked for it, with their state.
+    approvals: HashMap<(i64, Period), Vec<(i64, State)>>,
+    /// Form id → its code and indicators.
+    forms: HashMap<i64, (String, HashSet<i64>)>,
+    /// `None`: every approval is in `approvals`; otherwise the units whose approvals are.
     loaded_units: Option<HashSet<i64>>,
+    /// Unit labels for messages (`06877 (Xã Đông Ngũ)`), read when a value is refused.
+    labels: HashMap<i64, String>,
     db: Option<crate::db::Db>,
-    /// The last step taken when the keys were loaded.
+    /// The last step taken when the approvals were loaded.
     stamp: i64,
 }
 
-#[derive(Debug)]
-struct LockedForm {
-    form: String,
-    unit: String,
-    period: String,
-    state: State,
-}
+/// Up to this many submitted, approved or locked approvals are loaded at once …
+const EAGER_MAX: i64 = 2000;
+/// … and all of them once an import has met this many units.
+const LAZY_UNITS: usize = 20;
 
-/// Up to this many submitted, approved or locked approvals are loaded at once.
-const EAGER_MAX: i64 = 500;
-
-const LOCKS_SQL: &str =
-    "SELECT a.form_id, a.unit_id, a.period, a.state, f.code, u.code, u.full_name, fi.indicator_id
-   FROM form_approval a JOIN form f ON f.id = a.form_id
-   JOIN admin_unit u ON u.id = a.unit_id
-   JOIN form_indicator fi ON fi.form_id = a.form_id
-  WHERE a.state IN ('submitted', 'approved', 'locked')";
+const LOCKS_SQL: &str = "SELECT form_id, unit_id, period, state FROM form_approval
+  WHERE state IN ('submitted', 'approved', 'locked')";
 
 fn stamp(c: &mut dyn Conn) -> Result<i64, StoreError> {
     c.scalar_i64("SELECT coalesce(max(id), 0) FROM form_approval_step", &[])
@@ -1081,6 +1074,19 @@ impl Locks {
             ),
             &[],
         )?;
+        if many == 0 {
+            return Ok(l);
+        }
+        for r in c.query(
+            "SELECT f.id, f.code, fi.indicator_id FROM form f JOIN form_indicator fi ON fi.form_id = f.id",
+            &[],
+        )? {
+            l.forms
+                .entry(r.i64(0))
+                .or_insert_with(|| (r.str(1), HashSet::new()))
+                .1
+                .insert(r.i64(2));
+        }
         if many > EAGER_MAX {
             l.loaded_units = Some(HashSet::new());
         } else {
@@ -1090,31 +1096,66 @@ impl Locks {
         Ok(l)
     }
 
-    /// The database to read a unit's locks from when they are not all loaded.
+    /// The database to read approvals from when they are not all loaded.
     pub fn attach(&mut self, db: &crate::db::Db) {
         self.db = Some(db.clone());
     }
 
     fn add(&mut self, rows: &[Row]) {
-        let mut seen: HashMap<(i64, i64, String), u32> = HashMap::new();
         for r in rows {
-            let Ok(period) = r.str(2).parse::<Period>() else {
-                continue;
-            };
-            let forms = &mut self.forms;
-            let at = *seen
-                .entry((r.i64(0), r.i64(1), r.str(2)))
-                .or_insert_with(|| {
-                    forms.push(LockedForm {
-                        form: r.str(4),
-                        unit: format!("{} ({})", r.str(5), r.str(6)),
-                        period: r.str(2),
-                        state: r.str(3).parse().unwrap_or_default(),
-                    });
-                    (forms.len() - 1) as u32
-                });
-            self.keys.entry((r.i64(7), r.i64(1), period)).or_insert(at);
+            if let Ok(period) = r.str(2).parse::<Period>() {
+                self.approvals
+                    .entry((r.i64(1), period))
+                    .or_default()
+                    .push((r.i64(0), r.str(3).parse().unwrap_or_default()));
+            }
         }
+    }
+
+    fn read(&self, sql: &str, p: &[Val]) -> Result<Vec<Row>, StoreError> {
+        match &self.db {
+            Some(db) => db.read(|c| c.query(sql, p)),
+            None => Err(StoreError::Db(
+                "no database attached to the approval locks".into(),
+            )),
+        }
+    }
+
+    /// Make sure the approvals of a unit are loaded.
+    fn load_unit(&mut self, unit_id: i64) -> Result<(), StoreError> {
+        let Some(loaded) = &self.loaded_units else {
+            return Ok(());
+        };
+        if loaded.contains(&unit_id) {
+            return Ok(());
+        }
+        if loaded.len() >= LAZY_UNITS {
+            let rows = self.read(LOCKS_SQL, &[])?;
+            self.approvals.clear();
+            self.add(&rows);
+            self.loaded_units = None;
+        } else {
+            let rows = self.read(&format!("{LOCKS_SQL} AND unit_id = $1"), &params![unit_id])?;
+            self.add(&rows);
+            if let Some(loaded) = &mut self.loaded_units {
+                loaded.insert(unit_id);
+            }
+        }
+        Ok(())
+    }
+
+    fn label(&mut self, unit_id: i64) -> String {
+        if let Some(l) = self.labels.get(&unit_id) {
+            return l.clone();
+        }
+        let l = self
+            .db
+            .as_ref()
+            .and_then(|db| db.read(|c| unit_info(c, unit_id)).ok())
+            .map(|u| format!("{} ({})", u.code, u.name))
+            .unwrap_or_else(|| format!("#{unit_id}"));
+        self.labels.insert(unit_id, l.clone());
+        l
     }
 
     /// Why a value of this indicator, unit and period may not be written, if it may not.
@@ -1124,43 +1165,30 @@ impl Locks {
         unit_id: i64,
         period: &Period,
     ) -> Option<FieldError> {
-        if let Some(loaded) = &mut self.loaded_units
-            && loaded.insert(unit_id)
-        {
-            let read = match &self.db {
-                Some(db) => db.read(|c| {
-                    c.query(
-                        &format!("{LOCKS_SQL} AND a.unit_id = $1"),
-                        &params![unit_id],
-                    )
-                }),
-                None => Err(StoreError::Db(
-                    "no database attached to the approval locks".into(),
-                )),
-            };
-            match read {
-                Ok(rows) => self.add(&rows),
-                Err(e) => {
-                    tracing::warn!("approval locks of unit #{unit_id} unread: {e}");
-                    loaded.remove(&unit_id);
-                    return Some(FieldError::new(
-                        "period",
-                        "không kiểm tra được trạng thái phê duyệt của biểu: hãy thử lại \
-                         (the approval state of the form could not be checked: try again)",
-                    ));
-                }
-            }
-        }
-        if self.keys.is_empty() {
+        if self.forms.is_empty() {
             return None;
         }
-        let f = &self.forms[*self.keys.get(&(indicator_id, unit_id, *period))? as usize];
-        Some(
-            FieldError::new(
+        if let Err(e) = self.load_unit(unit_id) {
+            tracing::warn!("approvals of unit #{unit_id} unread: {e}");
+            return Some(FieldError::new(
                 "period",
-                flow::not_editable(&f.form, &f.unit, &f.period, f.state),
-            )
-            .value(&f.period),
+                "không kiểm tra được trạng thái phê duyệt của biểu: hãy thử lại \
+                 (the approval state of the form could not be checked: try again)",
+            ));
+        }
+        let (form, state) =
+            self.approvals
+                .get(&(unit_id, *period))?
+                .iter()
+                .find_map(|(form_id, state)| {
+                    let (code, inds) = self.forms.get(form_id)?;
+                    inds.contains(&indicator_id).then(|| (code.clone(), *state))
+                })?;
+        let unit = self.label(unit_id);
+        let period = period.to_string();
+        Some(
+            FieldError::new("period", flow::not_editable(&form, &unit, &period, state))
+                .value(period),
         )
     }
 
@@ -1703,7 +1731,7 @@ mod tests {
             .unwrap();
         assert!(n as i64 > EAGER_MAX, "{n}");
         let mut locks = db.read(Locks::load).unwrap();
-        assert!(locks.keys.is_empty(), "not loaded at once");
+        assert!(locks.approvals.is_empty(), "not loaded at once");
         let ind = |code: &str| {
             db.read(|c| c.scalar_i64("SELECT id FROM indicator WHERE code = $1", &params![code]))
                 .unwrap()
@@ -1750,6 +1778,28 @@ mod tests {
             Strategy::CreateAndUpdate,
         );
         assert_eq!(s.status, "SUCCESS", "{:?}", s.conflicts);
+        // an import that meets many units reads every approval at once, with the same outcome
+        let mut many: Vec<RawValue> = db
+            .read(|c| {
+                Ok(c.query(
+                    "SELECT code FROM admin_unit WHERE version = '2025' AND kind = 'commune' AND code <> '06877' ORDER BY code LIMIT 30",
+                    &[],
+                )?
+                .iter()
+                .map(|r| raw("x-cnscd-to", &r.str(0), "2025", "default", "1"))
+                .collect())
+            })
+            .unwrap();
+        assert!(many.len() > LAZY_UNITS);
+        many.push(raw("x-cnscd-to", "06877", "2025", "default", "5"));
+        let s = import(db, many, Strategy::CreateAndUpdate);
+        assert_eq!(s.conflicts.len(), 1, "{:?}", s.conflicts);
+        assert_eq!(s.conflicts[0].field, "[30].period");
+        assert!(
+            s.conflicts[0].message.contains("06877 (Xã Đông Ngũ)"),
+            "{}",
+            s.conflicts[0].message
+        );
     }
 
     #[test]
