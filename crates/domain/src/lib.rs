@@ -8,6 +8,7 @@
 pub mod access;
 pub mod admin;
 pub mod analytics;
+pub mod approval;
 pub mod dhis2;
 pub mod disagg;
 pub mod error;

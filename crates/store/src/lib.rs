@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod analytics;
+pub mod approvals;
 pub mod audit;
 pub mod backup;
 mod bulk;

@@ -73,6 +73,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0008_dhis2_uid.sql"),
         then: None,
     },
+    Migration {
+        version: 9,
+        name: "approval",
+        sqlite: include_str!("../migrations/sqlite/0009_approval.sql"),
+        postgres: include_str!("../migrations/postgres/0009_approval.sql"),
+        then: None,
+    },
 ];
 
 /// Apply the migrations not yet applied; returns the versions applied now.

@@ -68,6 +68,9 @@ pub struct Catalogue {
     last_unit: Option<(String, Period, i64)>,
     /// Units the writer may write (`None`: everywhere).
     pub allowed: Option<HashSet<i64>>,
+    /// Approvals (issue #4): keys whose form is submitted, approved or locked for the unit and
+    /// period; a value hitting one is a conflict, whatever the import path.
+    pub(crate) locks: crate::approvals::Locks,
 }
 
 struct DisaggInfo {
@@ -118,6 +121,7 @@ impl Catalogue {
             disagg_codes: HashMap::new(),
             last_unit: None,
             allowed: None,
+            locks: crate::approvals::Locks::load(c)?,
         })
     }
 
@@ -251,6 +255,10 @@ impl Catalogue {
                 id
             }
         };
+        // approvals (issue #4): no write or delete under a submitted, approved or locked form
+        if let Some(e) = self.locks.refuse(*indicator_id, unit_id, &period) {
+            return Err(e);
+        }
         let dtext = raw.disagg.trim();
         let di = match self.disagg_texts.get(dtext) {
             Some(Ok(i)) => *i,
@@ -763,6 +771,7 @@ pub fn import(
 ) -> Result<ImportSummary, StoreError> {
     let mut cat = db.read(Catalogue::load)?;
     cat.allowed = opts.allowed_units.clone();
+    cat.locks.attach(db); // approvals (issue #4): reads a unit's locks when it meets the unit
     let mut checking = Checking::new(cat, opts);
     let mut items = items.into_iter();
     if db.backend() == Backend::Postgres && crate::bulk::streams(opts) && !opts.delete_empty {
@@ -938,6 +947,8 @@ fn write(
         ..
     } = ready;
     let (actor, opts) = (b.actor, b.opts);
+    // approvals (issue #4): no step was taken on a form since the catalogue was loaded
+    cat.locks.still_current(c)?;
     if bulk {
         // ids for the disaggregations in use, created in the order the values name them
         let mut ids: Vec<Option<i64>> = vec![None; cat.disaggs.len()];

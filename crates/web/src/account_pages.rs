@@ -19,7 +19,7 @@ use std::collections::HashMap;
 /// The password of the demo accounts (created only on a server bound to localhost).
 pub const DEMO_PASSWORD: &str = "Demo-dantoc-2025";
 
-fn form(body: &[u8]) -> HashMap<String, String> {
+pub(crate) fn form(body: &[u8]) -> HashMap<String, String> {
     form_urlencoded::parse(body)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
@@ -245,7 +245,7 @@ struct MessagePage {
     message: String,
 }
 
-fn refuse(c: Ctx, e: ApiError) -> Response {
+pub(crate) fn refuse(c: Ctx, e: ApiError) -> Response {
     let lang = c.lang;
     let (status, title) = match e {
         ApiError::Unauthorized(_) => {

@@ -119,6 +119,8 @@ pub struct Text {
     pub yes: &'static str,
     pub no: &'static str,
     pub logged_in_as: &'static str,
+    pub approvals: &'static str,
+    pub progress: &'static str,
 }
 
 const VI: Text = Text {
@@ -198,6 +200,8 @@ const VI: Text = Text {
     yes: "Có",
     no: "Không",
     logged_in_as: "Đăng nhập:",
+    approvals: "Phê duyệt",
+    progress: "Tiến độ báo cáo",
 };
 
 const EN: Text = Text {
@@ -277,6 +281,8 @@ const EN: Text = Text {
     yes: "Yes",
     no: "No",
     logged_in_as: "Logged in:",
+    approvals: "Approvals",
+    progress: "Reporting progress",
 };
 
 pub fn text(l: Lang) -> &'static Text {

@@ -5,6 +5,7 @@
 pub mod account_pages;
 pub mod analytics_pages;
 pub mod api;
+pub mod approval_pages;
 pub mod auth;
 pub mod error;
 pub mod form_editor;
@@ -179,6 +180,21 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/bieu-mau", get(form_pages::forms_page))
         .route("/static/form-files.js", get(form_pages::script))
+        .route(
+            "/api/approvals",
+            get(api::approvals::list).post(api::approvals::post),
+        )
+        .route("/api/completeness", get(api::approvals::completeness))
+        .route(
+            "/api/completeness.csv",
+            get(api::approvals::completeness_csv),
+        )
+        .route("/api/completeness/overdue", get(api::approvals::overdue))
+        .route(
+            "/phe-duyet",
+            get(approval_pages::approvals_page).post(approval_pages::approvals_submit),
+        )
+        .route("/tien-do", get(approval_pages::progress_page))
         .route("/", get(pages::home))
         .route("/phan-tich", get(analytics_pages::pivot_page))
         .route("/muc-tieu", get(analytics_pages::targets_page))

@@ -131,3 +131,50 @@ fn form_files_on_a_phone_sqlite() {
 fn form_files_on_a_phone_postgres() {
     form_files(common::start(dantoc_store::testing::TestDb::postgres()));
 }
+
+/// A commune's form submitted through the API; a provincial officer returns it, approves and
+/// locks it on the phone, and reads the reporting progress.
+fn approvals(s: common::Server) {
+    use dantoc_domain::access::Role;
+    dantoc_store::demo::load(&s.db).expect("demo data");
+    s.user("tinh-duyet", Role::ProvinceOfficer, &["22"]);
+    s.user("xa-nop", Role::CommuneOfficer, &["06877"]);
+    let token =
+        s.db.write(|c| {
+            let u = dantoc_store::accounts::get(c, "xa-nop")?.expect("user");
+            Ok(dantoc_store::accounts::create_token(c, &u, "tests", true, None, &[])?.0)
+        })
+        .unwrap();
+    let xa = s
+        .anon
+        .with_header("Authorization", &format!("Bearer {token}"));
+    let v = |i: &str, d: &str, x: &str| serde_json::json!({"indicator": i, "unit": "06877", "period": "2025", "disaggregation": d, "value": x});
+    let r = xa.post_json(
+        "/api/dataValues",
+        &serde_json::json!({"dataValues": [v("x-cnscd-to", "default", "2"), v("x-cnscd-tv", "M", "5"),
+            v("x-cnscd-tv", "F", "4"), v("x-thon-noms", "default", "1")]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let submit = serde_json::json!({"form": "BM-DTTS-02", "orgUnit": "06877", "period": "2025", "action": "submit"});
+    assert_eq!(xa.post_json("/api/approvals", &submit).status, 200);
+    run_script_with(
+        &s,
+        "approvals.mjs",
+        &["tinh-duyet", common::PASSWORD, &token],
+    );
+    let a =
+        s.db.read(|c| dantoc_store::approvals::get(c, "BM-DTTS-02", "06877", "2025"))
+            .unwrap();
+    assert_eq!(a.state, dantoc_domain::approval::State::Locked);
+    assert_eq!(a.decided_by.as_deref(), Some("tinh-duyet"));
+}
+
+#[test]
+fn approvals_on_a_phone_sqlite() {
+    approvals(common::start(dantoc_store::testing::TestDb::sqlite()));
+}
+
+#[test]
+fn approvals_on_a_phone_postgres() {
+    approvals(common::start(dantoc_store::testing::TestDb::postgres()));
+}

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod analytics;
+pub mod approvals;
 pub mod dhis2;
 pub mod forms;
 pub mod maps;
