@@ -258,9 +258,7 @@ pub fn choropleth(units: &[MapUnit], spec: &MapSpec) -> String {
         .iter()
         .filter_map(|u| u.value.filter(|v| v.is_finite()))
         .collect();
-    let raw = spec.method.classes(&values, k);
-    let decimals = bound_decimals(&raw, &values);
-    let classes = raw.rounded(decimals);
+    let (classes, decimals) = legend_classes(&values, spec.method, k);
     let colors = spec.palette.colors(classes.len());
     let class_of: Vec<Option<usize>> = units
         .iter()
@@ -463,6 +461,32 @@ pub fn choropleth(units: &[MapUnit], spec: &MapSpec) -> String {
     let legend_bottom = legend.draw(&mut c, lx, ly, legend_w, spec, proj.as_ref());
     c.y = map_bottom.max(legend_bottom) + 10.0;
     c.finish(spec)
+}
+
+/// The classes of a map's values as its legend shows them: the method's breaks into `k`
+/// classes (3–7) with the inner bounds rounded to about three significant digits of a class's
+/// width (at most the data's own decimals), and the number of decimals they are written with.
+pub fn legend_classes(values: &[f64], method: Breaks, k: usize) -> (Classes, u32) {
+    let raw = method.classes(values, k.clamp(3, 7));
+    let decimals = bound_decimals(&raw, values);
+    (raw.rounded(decimals), decimals)
+}
+
+/// The legend's text of class `i`: "a – b" for the first (or "a" when it holds one value),
+/// "> a – b" for the others, numbers the Vietnamese way with `decimals` decimals.
+pub fn class_label(classes: &Classes, i: usize, decimals: u32) -> String {
+    let shown = |v: f64| {
+        let p = 10f64.powi(decimals as i32);
+        num((v * p).round() / p)
+    };
+    let (lo, hi) = (classes.bounds[i], classes.bounds[i + 1]);
+    if i > 0 {
+        format!("> {} – {}", shown(lo), shown(hi))
+    } else if shown(lo) == shown(hi) {
+        shown(lo)
+    } else {
+        format!("{} – {}", shown(lo), shown(hi))
+    }
 }
 
 /// Dash pattern of the outline of estimates, in units of `1/scale` pixel.
@@ -912,11 +936,35 @@ struct Vertex {
 /// or not), the simplification tolerance (pixels), which polygons go in the inset (their rings
 /// are kept however small: the archipelagos' islets), and the grid of the coordinates written
 /// (pixels).
-pub(crate) struct Draw<'a> {
-    pub px: &'a dyn Fn(Coord<f64>, bool) -> Coord<f64>,
-    pub tol: f64,
-    pub inset: &'a dyn Fn(&Polygon<f64>) -> bool,
-    pub quantum: f64,
+struct Draw<'a> {
+    px: &'a dyn Fn(Coord<f64>, bool) -> Coord<f64>,
+    tol: f64,
+    inset: &'a dyn Fn(&Polygon<f64>) -> bool,
+    quantum: f64,
+}
+
+/// The path data of each unit's boundary projected by `px` (lon/lat → pixels), simplified at
+/// `tol` pixels as the choropleth is (shared boundaries once, sub-pixel rings left out but no
+/// unit vanishes), written in whole units of `quantum` pixels: the interactive map draws them
+/// in its own projection ([`crate::webmap`]).
+pub fn paths_with(
+    units: &[MapUnit],
+    px: &dyn Fn(Coord<f64>) -> Coord<f64>,
+    tol: f64,
+    quantum: f64,
+) -> Vec<String> {
+    shapes(
+        units,
+        &Draw {
+            px: &|c, _| px(c),
+            tol,
+            inset: &|_| false,
+            quantum,
+        },
+    )
+    .into_iter()
+    .map(|s| s.d)
+    .collect()
 }
 
 /// Projects, simplifies (shared boundaries once), drops sub-pixel rings and writes the path
@@ -1488,22 +1536,8 @@ impl Legend<'_> {
             );
             c.body.push_str("</g>");
         };
-        let d = self.decimals;
-        let shown = |v: f64| {
-            let p = 10f64.powi(d as i32);
-            num((v * p).round() / p)
-        };
         for i in 0..self.classes.len() {
-            let (lo, hi) = (self.classes.bounds[i], self.classes.bounds[i + 1]);
-            let label = if i == 0 {
-                if shown(lo) == shown(hi) {
-                    shown(lo)
-                } else {
-                    format!("{} – {}", shown(lo), shown(hi))
-                }
-            } else {
-                format!("> {} – {}", shown(lo), shown(hi))
-            };
+            let label = class_label(self.classes, i, self.decimals);
             let swatch = format!(
                 r##"<rect x="{}" y="{}" width="{sw}" height="{sh}" fill="{}" stroke="#999" stroke-width="0.5"/>"##,
                 f(x),

@@ -4,6 +4,7 @@ use crate::db::{Conn, Val};
 use crate::error::StoreError;
 use dantoc_domain::admin::{HierarchyVersion, split_unit_ref};
 use dantoc_domain::geo::{Shape, parse_shape};
+use dantoc_domain::period::Period;
 
 /// A unit to draw: code as the pivot wrote it, full name, boundary (`None`: none stored).
 pub struct UnitShape {
@@ -59,4 +60,43 @@ pub fn shapes(
         }
     }
     Ok(out)
+}
+
+/// The periods an indicator has values for (any unit, any reader: the pairs of the
+/// pre-aggregates and those written since their last refresh), oldest first, at most the
+/// latest `max`. An indicator without values of its own (derived) gets the periods of every
+/// indicator of its period type. The caller's pivot then keeps the periods it can see figures
+/// for: this is only the candidates of a map's time slider.
+pub fn periods(c: &mut dyn Conn, indicator: &str, max: usize) -> Result<Vec<String>, StoreError> {
+    let own = c.query(
+        "SELECT DISTINCT a.period FROM agg_value a JOIN indicator i ON i.id = a.indicator_id
+         WHERE i.code = $1
+         UNION SELECT d.period FROM agg_dirty d JOIN indicator i ON i.id = d.indicator_id
+         WHERE i.code = $1",
+        &[Val::from(indicator)],
+    )?;
+    let rows = if own.is_empty() {
+        c.query(
+            "SELECT DISTINCT a.period FROM agg_value a
+             UNION SELECT d.period FROM agg_dirty d",
+            &[],
+        )?
+    } else {
+        own
+    };
+    let kind = c
+        .query_one(
+            "SELECT period_type FROM indicator WHERE code = $1",
+            &[Val::from(indicator)],
+        )?
+        .map(|r| r.str(0));
+    let mut list: Vec<Period> = rows
+        .iter()
+        .filter_map(|r| r.str(0).parse::<Period>().ok())
+        .filter(|p| kind.as_deref().is_none_or(|k| p.kind().as_str() == k))
+        .collect();
+    list.sort_by_key(|p| (p.start_date(), p.kind().months()));
+    list.dedup();
+    let skip = list.len().saturating_sub(max);
+    Ok(list.into_iter().skip(skip).map(|p| p.to_string()).collect())
 }

@@ -396,6 +396,7 @@ fn openapi_documents_every_route(s: Server) {
         ("/api/reportTables/{id}", "delete"),
         ("/api/maps/choropleth.svg", "get"),
         ("/api/maps/choropleth.png", "get"),
+        ("/api/maps/boundaries.json", "get"),
     ];
     for (p, m) in expected {
         assert!(
