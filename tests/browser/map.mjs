@@ -105,6 +105,11 @@ try {
   assert.ok(panned[0] > zoomed[0] && Math.abs(panned[2] - zoomed[2]) < 1e-6, `${zoomed} → ${panned}`);
   await page.getByRole('button', { name: 'Xem toàn bộ' }).click();
   assert.deepEqual(await viewBox(), before);
+  // the mouse wheel zooms where the pointer is
+  await page.mouse.move(mb.x + mb.width / 3, mb.y + mb.height / 2);
+  await page.mouse.wheel(0, -300);
+  await page.waitForFunction((w) => document.getElementById('map-svg').viewBox.baseVal.width < w, before[2]);
+  await page.getByRole('button', { name: 'Xem toàn bộ' }).click();
 
   // tap a commune: its figures, by year, and its chart
   const code = await page.$eval('#map .units path', (p) => p.dataset.code);

@@ -25,7 +25,7 @@
 //!   (a box at the side of a tall map, under a wide one), from their own polygons, with their
 //!   names; their islets stay visible (outlined, at least about 2 px wide).
 //! - **One `<path>` per unit**, with `data-code`, even-odd fill, a `<title>` (the tooltip:
-//!   "Tên đơn vị: 12.345 người"), inside a `<g>` per class carrying `data-class` and the colour.
+//!   "Tên đơn vị: 12.345"; the legend gives the unit of measure), inside a `<g>` per class carrying `data-class` and the colour.
 //!   Units without a value are hatched ("Không có số liệu"; tooltip "Tên đơn vị: —"),
 //!   estimated figures (mapped through the lineage with default weights) get a dark dotted
 //!   outline ("Số ước tính").
@@ -141,6 +141,9 @@ pub struct MapSpec {
     pub subtitle: String,
     /// Source line at the bottom; empty for none.
     pub source: String,
+    /// Where the boundaries come from, as their licences ask to say (a last line, under the
+    /// source); empty for none.
+    pub attribution: String,
     /// Unit of the figures ("người", "%"); empty for none.
     pub unit_of_measure: String,
     pub method: Breaks,
@@ -161,6 +164,7 @@ impl Default for MapSpec {
             title: String::new(),
             subtitle: String::new(),
             source: String::new(),
+            attribution: String::new(),
             unit_of_measure: String::new(),
             method: Breaks::Quantile,
             classes: 5,
@@ -342,16 +346,13 @@ pub fn choropleth(units: &[MapUnit], spec: &MapSpec) -> String {
         f(q),
         f(stroke_w * per_px)
     );
-    let unit_ref = spec.unit_of_measure.trim();
     let path = |body: &mut String, i: usize| {
         let u = &units[i];
+        // the figure alone: the legend gives the unit of measure once, as a table's heading
+        // does (a map of 3,000 units is 30 KB shorter)
         let tip = match (u.value.filter(|v| v.is_finite()), class_of[i]) {
             (Some(v), Some(_)) => {
                 let mut s = format!("{}: {}", u.name, num(show(v)));
-                if !unit_ref.is_empty() {
-                    s.push(' ');
-                    s.push_str(unit_ref);
-                }
                 if u.estimated {
                     s.push_str(" (ước tính)");
                 }
@@ -1091,6 +1092,13 @@ fn shapes(units: &[MapUnit], d: &Draw) -> Vec<Shape> {
                 ring
             }
         };
+        // an islet of the inset that simplification would erase stays as it is (it is then
+        // drawn as a small diamond)
+        let ring = if ring.len() < 3 && r.keep {
+            r.ids.iter().map(|&i| pts[i as usize]).collect()
+        } else {
+            ring
+        };
         if ring.len() >= 3 {
             out[r.unit].push((r.poly, r.hole, r.keep, ring));
         }
@@ -1413,6 +1421,21 @@ impl Canvas {
             let attrs = format!(r#"class="source" fill="{MUTED}""#);
             self.lines(PAD, self.y + TINY, TINY, &attrs, &lines, cut, &spec.source);
             self.y += lines.len() as f64 * TINY * 1.3;
+        }
+        if !spec.attribution.trim().is_empty() {
+            let size = TINY - 1.0;
+            let (lines, cut) = wrap(&spec.attribution, self.width - 2.0 * PAD, size, 3);
+            let attrs = format!(r#"class="attribution" fill="{MUTED}""#);
+            self.lines(
+                PAD,
+                self.y + size + 2.0,
+                size,
+                &attrs,
+                &lines,
+                cut,
+                &spec.attribution,
+            );
+            self.y += lines.len() as f64 * size * 1.3 + 2.0;
         }
         let h = (self.y + PAD).ceil();
         let w = self.width;
@@ -1785,6 +1808,7 @@ mod tests {
             title: "Dân số người DTTS theo xã, 2025".into(),
             subtitle: "Tỉnh thử".into(),
             source: "Nguồn: thử".into(),
+            attribution: "Ranh giới: thử, giấy phép MIT".into(),
             unit_of_measure: "người".into(),
             method: Breaks::EqualInterval,
             classes: 3,
@@ -1810,7 +1834,11 @@ mod tests {
     /// The unit paths: code → (class group's `data-class` or "nodata", estimated, tooltip, d).
     fn units_of(doc: &roxmltree::Document) -> HashMap<String, (String, bool, String, String)> {
         let mut out = HashMap::new();
-        for p in doc.descendants().filter(|n| n.has_tag_name("path")) {
+        // every path is a unit's, but the outline of the inset's islets
+        for p in doc
+            .descendants()
+            .filter(|n| n.has_tag_name("path") && n.attribute("class") != Some("islands"))
+        {
             let code = p.attribute("data-code").expect("a data-code").to_string();
             let g = p.parent_element().unwrap();
             let class = g
@@ -1904,7 +1932,7 @@ mod tests {
             assert!(!est);
             assert!(d.starts_with('M') && d.ends_with('z'));
             assert_eq!(rings_of(d).len(), 1);
-            assert_eq!(tip, &format!("Xã {}: {} người", i + 1, 10 * (i + 1)));
+            assert_eq!(tip, &format!("Xã {}: {}", i + 1, 10 * (i + 1)));
         }
         for code in ["00011", "00012"] {
             let (class, _, tip, _) = &got[code];
@@ -1947,6 +1975,7 @@ mod tests {
         assert!(texts.contains(&"Đơn vị tính: người"));
         assert!(texts.contains(&"Chia lớp: khoảng đều"));
         assert!(texts.contains(&"Nguồn: thử"));
+        assert!(texts.contains(&"Ranh giới: thử, giấy phép MIT"));
         assert!(texts.iter().any(|t| t.ends_with(" km")));
         assert!(texts.contains(&"B"), "north arrow");
         // Labels where they fit: 0.1° squares on a 800 px map are large enough.
@@ -2019,11 +2048,12 @@ mod tests {
         assert!(got[r#"01"><script>"#].2.starts_with("Xã 2: "));
         assert_eq!(
             got["00001"].2,
-            r#"<script>alert("x")</script> & 'Đồng Văn': 10 <u>người</u>"#
+            r#"<script>alert("x")</script> & 'Đồng Văn': 10"#
         );
         let texts: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
         assert!(texts.contains(&"<b>Tiêu đề</b> & \"trích\""));
         assert!(texts.contains(&"Nguồn: <i>x</i>"));
+        assert!(texts.contains(&"Đơn vị tính: <u>người</u>"));
         assert!(
             !doc.descendants()
                 .any(|n| n.has_tag_name("b") || n.has_tag_name("i"))
@@ -2131,6 +2161,99 @@ mod tests {
             1,
             "the small unit still shows"
         );
+    }
+
+    #[test]
+    fn archipelagos_in_an_inset() {
+        // a tall mainland (2° × 6°) and two offshore units: islets at Hoàng Sa and Trường Sa
+        let mut units: Vec<MapUnit> = (0..6)
+            .map(|i| {
+                square(
+                    &format!("M{i}"),
+                    &format!("Tỉnh {i}"),
+                    106.0,
+                    10.0 + i as f64,
+                    1.0,
+                    Some(i as f64),
+                )
+            })
+            .collect();
+        units.push(square(
+            "HS",
+            "Đặc khu Hoàng Sa",
+            112.0,
+            16.5,
+            0.002,
+            Some(1.0),
+        ));
+        let mut ts = square("TS", "Đặc khu Trường Sa", 114.0, 10.0, 0.002, Some(2.0));
+        // a bank of Trường Sa west of 110.5° E, far south: still offshore
+        ts.geometry.0.push(polygon![
+            (x: 109.5, y: 7.5), (x: 109.6, y: 7.5), (x: 109.6, y: 7.6), (x: 109.5, y: 7.6), (x: 109.5, y: 7.5)
+        ]);
+        units.push(ts);
+        let s = MapSpec {
+            width_px: 1000,
+            ..spec()
+        };
+        let svg = choropleth(&units, &s);
+        let doc = parse(&svg);
+        let inset = doc
+            .descendants()
+            .find(|n| n.has_tag_name("rect") && n.attribute("class") == Some("inset"))
+            .expect("an inset");
+        let num = |a: &str| inset.attribute(a).unwrap().parse::<f64>().unwrap();
+        let (x0, y0) = (num("x"), num("y"));
+        let (x1, y1) = (x0 + num("width"), y0 + num("height"));
+        let got = units_of(&doc);
+        // group scale: the units' coordinates are in units of the grid
+        let g = doc
+            .descendants()
+            .find(|n| n.attribute("class") == Some("units"))
+            .unwrap();
+        let q: f64 = g
+            .attribute("transform")
+            .unwrap()
+            .trim_start_matches("scale(")
+            .trim_end_matches(')')
+            .parse()
+            .unwrap();
+        let inside = |code: &str| {
+            rings_of(&got[code].3).iter().flatten().all(|(x, y)| {
+                let (x, y) = (x * 10.0 * q, y * 10.0 * q);
+                x >= x0 && x <= x1 && y >= y0 && y <= y1
+            })
+        };
+        assert!(
+            inside("HS") && inside("TS"),
+            "the archipelagos are drawn in the inset"
+        );
+        assert!(!inside("M0") && !inside("M5"), "the mainland is not");
+        // the mainland fills the height it is given, not shrunk by the sea between
+        let mainland: Vec<f64> = ["M0", "M5"]
+            .iter()
+            .flat_map(|c| {
+                rings_of(&got[*c].3)
+                    .into_iter()
+                    .flatten()
+                    .map(|(_, y)| y * 10.0 * q)
+            })
+            .collect();
+        let span = mainland.iter().cloned().fold(f64::MIN, f64::max)
+            - mainland.iter().cloned().fold(f64::MAX, f64::min);
+        assert!(span > 600.0, "{span}");
+        let texts: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
+        assert!(texts.contains(&"Quần đảo Hoàng Sa (Đà Nẵng)"), "{texts:?}");
+        assert!(texts.contains(&"Quần đảo Trường Sa (Khánh Hòa)"));
+        // their islets stay visible, outlined
+        let islands = doc
+            .descendants()
+            .find(|n| n.attribute("class") == Some("islands"))
+            .expect("islets outlined");
+        assert_eq!(rings_of(islands.attribute("d").unwrap()).len(), 3);
+        // without a mainland, no inset
+        let svg = choropleth(&units[6..], &s);
+        assert!(!svg.contains(r#"class="inset""#));
     }
 
     #[test]

@@ -227,6 +227,9 @@ fn place(c: &mut dyn Conn, ou: &str, v: HierarchyVersion) -> Result<Place, Store
 /// Figures of one indicator for units and periods: unit code → per period (value, estimate).
 type Figures = HashMap<String, Vec<Option<(f64, bool)>>>;
 
+/// The figures of the units a pivot's `ou` items name: codes, or a code and `LEVEL-n` (the
+/// units under it at that level — one lookup, where a list of hundreds of codes costs
+/// PostgreSQL tens of milliseconds to plan).
 fn figures(
     c: &mut dyn Conn,
     indicator: &str,
@@ -362,7 +365,6 @@ pub struct MapData {
     pub colors: String,
     pub layers: Layers,
     pub sources: Vec<&'static str>,
-    pub itself: bool,
     /// Download of the boundaries drawn, when one file holds them.
     pub geojson: Option<String>,
 }
@@ -481,7 +483,13 @@ fn build(
 
     // the periods with figures the reader may see, oldest first
     let candidates = dantoc_store::maps::periods(conn, &ind.code, MAX_PERIODS)?;
-    let all = figures(conn, &ind.code, &codes, &candidates, a.v, visible)?;
+    let items: Vec<String> = match &place.unit {
+        _ if place.drawn.is_empty() => vec![],
+        None => vec!["VN".into(), "LEVEL-1".into()],
+        Some(u) if place.itself => vec![u.code.clone()],
+        Some(u) => vec![u.code.clone(), format!("LEVEL-{}", u.level + 1)],
+    };
+    let all = figures(conn, &ind.code, &items, &candidates, a.v, visible)?;
     let keep: Vec<usize> = (0..candidates.len())
         .filter(|&i| all.values().any(|v| v[i].is_some()))
         .collect();
@@ -621,8 +629,8 @@ fn build(
                 ),
             )
         } else {
-            let codes: Vec<String> = list.iter().map(|f| f.code.clone()).collect();
-            let cover = figures(conn, COVERAGE, &codes, &periods, a.v, visible)?;
+            let items = vec![a.ou.clone(), format!("LEVEL-{}", list[0].level)];
+            let cover = figures(conn, COVERAGE, &items, &periods, a.v, visible)?;
             let names: HashMap<&str, &str> = place
                 .drawn
                 .iter()
@@ -766,7 +774,6 @@ fn build(
         colors: colors.join(" "),
         layers: a.layers,
         sources,
-        itself: place.itself,
         geojson,
     })
 }
