@@ -13,8 +13,8 @@ use std::collections::HashSet;
 
 use geo::{
     Area, BoundingRect, Centroid, Contains, Coord, CoordsIter, Distance, GeodesicArea, Haversine,
-    InteriorPoint, Intersects, MakeValid, MapCoords, MultiPolygon, Orient, Point, Polygon, Rect,
-    RemoveRepeatedPoints, Validation, Winding, orient::Direction,
+    InteriorPoint, Intersects, LineString, MakeValid, MapCoords, MultiPolygon, Orient, Point,
+    Polygon, Rect, RemoveRepeatedPoints, Validation, Winding, orient::Direction,
 };
 
 pub use geo::MultiPolygon as Shape;
@@ -343,8 +343,43 @@ pub fn invalidity(shape: &Shape) -> Option<String> {
     None
 }
 
+/// A Polygon or MultiPolygon of 2-D positions — the form dantoc stores — read straight into
+/// arrays: no allocation per position, several times faster than the general reader (a map
+/// of the country's 3,321 communes reads 10 MB of them).
+#[derive(serde::Deserialize)]
+#[serde(tag = "type", content = "coordinates")]
+enum Plain {
+    Polygon(Vec<Vec<[f64; 2]>>),
+    MultiPolygon(Vec<Vec<Vec<[f64; 2]>>>),
+}
+
+impl Plain {
+    /// The shape, or `None` for a polygon without rings (left to the general reader).
+    fn shape(self) -> Option<Shape> {
+        let polygon = |rings: Vec<Vec<[f64; 2]>>| -> Option<Polygon<f64>> {
+            let mut rings = rings
+                .into_iter()
+                .map(|r| LineString(r.into_iter().map(|[x, y]| Coord { x, y }).collect()));
+            let exterior = rings.next()?;
+            Some(Polygon::new(exterior, rings.collect()))
+        };
+        Some(MultiPolygon(match self {
+            Plain::Polygon(rings) => vec![polygon(rings)?],
+            Plain::MultiPolygon(polys) => {
+                polys.into_iter().map(polygon).collect::<Option<Vec<_>>>()?
+            }
+        }))
+    }
+}
+
 /// A GeoJSON geometry object as text → a shape (Polygon or MultiPolygon only).
 pub fn parse_shape(json: &str) -> Result<Shape, String> {
+    if let Some(shape) = serde_json::from_str::<Plain>(json)
+        .ok()
+        .and_then(Plain::shape)
+    {
+        return checked(shape);
+    }
     let g: geojson::Geometry = json
         .parse()
         .map_err(|e| format!("not a GeoJSON geometry: {e}"))?;
@@ -366,6 +401,11 @@ pub fn shape_from(g: &geojson::Geometry) -> Result<Shape, String> {
             ));
         }
     };
+    checked(shape)
+}
+
+/// A shape whose coordinates are finite longitudes and latitudes in degrees.
+fn checked(shape: Shape) -> Result<Shape, String> {
     if shape
         .coords_iter()
         .any(|c| !c.x.is_finite() || !c.y.is_finite())
@@ -550,6 +590,45 @@ pub fn degrees_around(lat: f64, km: f64) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fast_reader_reads_as_the_general_one() {
+        let general = |json: &str| -> Result<Shape, String> {
+            let g: geojson::Geometry = json.parse().map_err(|e| format!("{e}"))?;
+            shape_from(&g)
+        };
+        for json in [
+            r#"{"type":"Polygon","coordinates":[[[105,21],[106,21],[106,22],[105,21]],[[105.2,21.1],[105.3,21.1],[105.3,21.2],[105.2,21.1]]]}"#,
+            r#"{"type":"MultiPolygon","coordinates":[[[[105,21],[106,21],[106,22],[105,21]]],[[[107,20],[107.5,20],[107.5,20.5],[107,20]]]]}"#,
+            // the order of the keys, and a bounding box, do not matter
+            r#"{"coordinates":[[[105,21],[106,21],[106,22],[105,21]]],"type":"Polygon","bbox":[105,21,106,22]}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<Plain>(json).is_ok() || json.contains("bbox"),
+                "{json}"
+            );
+            assert_eq!(parse_shape(json).unwrap(), general(json).unwrap(), "{json}");
+        }
+        // what the fast reader leaves to the general one: 3-D positions, an empty polygon
+        let z =
+            r#"{"type":"Polygon","coordinates":[[[105,21,3],[106,21,3],[106,22,3],[105,21,3]]]}"#;
+        assert!(serde_json::from_str::<Plain>(z).is_err());
+        assert_eq!(parse_shape(z).unwrap(), general(z).unwrap());
+        let empty = r#"{"type":"MultiPolygon","coordinates":[[]]}"#;
+        assert_eq!(parse_shape(empty).is_ok(), general(empty).is_ok());
+        // and the checks hold on both paths
+        let far = r#"{"type":"Polygon","coordinates":[[[205,21],[206,21],[206,22],[205,21]]]}"#;
+        assert!(
+            parse_shape(far)
+                .unwrap_err()
+                .contains("not a longitude/latitude")
+        );
+        assert!(
+            parse_shape(r#"{"type":"Point","coordinates":[105,21]}"#)
+                .unwrap_err()
+                .contains("not a Point")
+        );
+    }
 
     fn square(x0: f64, y0: f64, d: f64) -> Vec<(f64, f64)> {
         vec![

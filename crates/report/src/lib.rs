@@ -6,6 +6,7 @@
 pub mod charts;
 pub mod classes;
 pub mod map;
+pub mod webmap;
 
 pub mod csv;
 pub mod form_xlsx;

@@ -12,18 +12,23 @@
 //!   country at these latitudes as good as Web Mercator, whose scale grows 10 % from Cà Mau to
 //!   Hà Giang.
 //! - **Geometry to the output scale**: projected straight to pixels of the viewBox, then
-//!   simplified by Douglas–Peucker ([`geo::Simplify`]) at 0.5–1 px ([`tolerance_px`]) — on the boundaries
-//!   shared by neighbouring units, not on each polygon alone: the rings are cut into arcs at the
-//!   vertices where neighbours meet, each arc is simplified once in a canonical direction, so
-//!   that both sides of a border stay identical (no slivers or overlaps). Rings smaller than
-//!   [`MIN_RING_PX2`] are left out (islets, small holes) — but a unit never vanishes: it keeps at
-//!   least its largest ring. Coordinates are written with one decimal — as whole tenths of a
-//!   pixel in a group scaled by 0.1, which is shorter — relative, in the short form of the
-//!   path grammar.
+//!   simplified by Douglas–Peucker ([`geo::Simplify`]) at 0.5–1.5 px ([`tolerance_px`]) — on
+//!   the boundaries shared by neighbouring units, not on each polygon alone: the rings are cut
+//!   into arcs at the vertices where neighbours meet, each arc is simplified once in a canonical
+//!   direction, so that both sides of a border stay identical (no slivers or overlaps). Rings
+//!   smaller than [`MIN_RING_PX2`] are left out (islets, small holes) — but a unit never
+//!   vanishes: it keeps at least its largest ring. Coordinates are written on a grid of whole
+//!   pixels when the units are small (the national commune map), else of tenths or halves of a
+//!   pixel ([`quantum_px`]) — as whole numbers in a group scaled back, which is shorter —
+//!   relative, in the short form of the path grammar.
+//! - **Hoàng Sa and Trường Sa**: a map that shows them and the mainland draws them in an inset
+//!   (a box at the side of a tall map, under a wide one), from their own polygons, with their
+//!   names; their islets stay visible (outlined, at least about 2 px wide).
 //! - **One `<path>` per unit**, with `data-code`, even-odd fill, a `<title>` (the tooltip:
-//!   "Tên đơn vị: 12.345 người"), inside a `<g>` per class carrying `data-class` and the colour.
-//!   Units without a value are hatched ("Không có số liệu"), estimated figures (mapped through
-//!   the lineage with default weights) get a dark dotted outline ("Số ước tính").
+//!   "Tên đơn vị: 12.345"; the legend gives the unit of measure), inside a `<g>` per class carrying `data-class` and the colour.
+//!   Units without a value are hatched ("Không có số liệu"; tooltip "Tên đơn vị: —"),
+//!   estimated figures (mapped through the lineage with default weights) get a dark dotted
+//!   outline ("Số ước tính").
 //! - **Classes** ([`crate::classes`]): quantiles, equal intervals or Jenks natural breaks,
 //!   with the inner bounds rounded to about three significant digits of a class's width (at
 //!   most the data's own decimals), so the legend's numbers are the ones that classify. Colours:
@@ -136,6 +141,9 @@ pub struct MapSpec {
     pub subtitle: String,
     /// Source line at the bottom; empty for none.
     pub source: String,
+    /// Where the boundaries come from, as their licences ask to say (a last line, under the
+    /// source); empty for none.
+    pub attribution: String,
     /// Unit of the figures ("người", "%"); empty for none.
     pub unit_of_measure: String,
     pub method: Breaks,
@@ -156,6 +164,7 @@ impl Default for MapSpec {
             title: String::new(),
             subtitle: String::new(),
             source: String::new(),
+            attribution: String::new(),
             unit_of_measure: String::new(),
             method: Breaks::Quantile,
             classes: 5,
@@ -168,10 +177,10 @@ impl Default for MapSpec {
 }
 
 /// Douglas–Peucker tolerance, in output pixels: from 0.5 px when the units are large on the
-/// map (median bounding box side 40 px or more) to 1 px when they are small (10 px or less,
+/// map (median bounding box side 40 px or more) to 1.5 px when they are small (10 px or less,
 /// e.g. the national commune map), where finer detail cannot be seen and would only weigh.
 pub fn tolerance_px(median_unit_px: f64) -> f64 {
-    (1.0 - 0.5 * (median_unit_px - 10.0) / 30.0).clamp(0.5, 1.0)
+    (1.5 - (median_unit_px - 10.0) / 30.0).clamp(0.5, 1.5)
 }
 /// Rings (islands, holes) with a smaller area, in square output pixels, are left out.
 pub const MIN_RING_PX2: f64 = 1.0;
@@ -253,9 +262,7 @@ pub fn choropleth(units: &[MapUnit], spec: &MapSpec) -> String {
         .iter()
         .filter_map(|u| u.value.filter(|v| v.is_finite()))
         .collect();
-    let raw = spec.method.classes(&values, k);
-    let decimals = bound_decimals(&raw, &values);
-    let classes = raw.rounded(decimals);
+    let (classes, decimals) = legend_classes(&values, spec.method, k);
     let colors = spec.palette.colors(classes.len());
     let class_of: Vec<Option<usize>> = units
         .iter()
@@ -276,6 +283,7 @@ pub fn choropleth(units: &[MapUnit], spec: &MapSpec) -> String {
         body: String::with_capacity(64 * 1024),
         width,
         y: PAD,
+        units_scale: 10,
     };
     c.title_block(spec);
 
@@ -294,11 +302,26 @@ pub fn choropleth(units: &[MapUnit], spec: &MapSpec) -> String {
     let map_box_h = if wide { width * 1.25 } else { width * 1.6 };
     let top = c.y;
     let proj = Projection::fit(units, PAD, top, map_box_w, map_box_h);
+    if let Some(inset) = proj.as_ref().and_then(|p| p.inset.as_ref()) {
+        inset.draw_box(&mut c.body);
+    }
 
-    // The units.
+    // The units, their coordinates on a grid of `q` pixels.
+    let tol = proj.as_ref().map_or(1.0, |p| p.tolerance(units));
+    let q = quantum_px(tol);
     let shapes = proj
         .as_ref()
-        .map(|p| shapes(units, p))
+        .map(|p| {
+            shapes(
+                units,
+                &Draw {
+                    px: &|c, inset| p.px(c, inset),
+                    tol,
+                    inset: &|poly| p.in_inset(poly),
+                    quantum: q,
+                },
+            )
+        })
         .unwrap_or_else(|| vec![Shape::default(); units.len()]);
     let stroke_w: f64 = {
         let mut sizes: Vec<f64> = shapes
@@ -314,28 +337,30 @@ pub fn choropleth(units: &[MapUnit], spec: &MapSpec) -> String {
             _ => 0.75,
         }
     };
-    // Path data are in tenths of a pixel: the group scales them (and the strokes) by 0.1.
+    // Path data are in units of `q` pixels: the group scales them (and the strokes) by `q`.
+    let per_px = (1.0 / q).round();
+    c.units_scale = per_px as u32;
     w!(
         c.body,
-        r##"<g class="units" transform="scale(.1)" stroke="#fff" stroke-width="{}" stroke-linejoin="round" fill-rule="evenodd">"##,
-        f(stroke_w * 10.0)
+        r##"<g class="units" transform="scale({})" stroke="#fff" stroke-width="{}" stroke-linejoin="round" fill-rule="evenodd">"##,
+        f(q),
+        f(stroke_w * per_px)
     );
-    let unit_ref = spec.unit_of_measure.trim();
     let path = |body: &mut String, i: usize| {
         let u = &units[i];
+        // the figure alone: the legend gives the unit of measure once, as a table's heading
+        // does (a map of 3,000 units is 30 KB shorter)
         let tip = match (u.value.filter(|v| v.is_finite()), class_of[i]) {
             (Some(v), Some(_)) => {
                 let mut s = format!("{}: {}", u.name, num(show(v)));
-                if !unit_ref.is_empty() {
-                    s.push(' ');
-                    s.push_str(unit_ref);
-                }
                 if u.estimated {
                     s.push_str(" (ước tính)");
                 }
                 s
             }
-            _ => format!("{}: không có số liệu", u.name),
+            // "—", as statistical tables mark a missing figure (the legend says what the
+            // hatching means): shorter than words on a map of 3,000 units
+            _ => format!("{}: —", u.name),
         };
         w!(
             body,
@@ -361,10 +386,12 @@ pub fn choropleth(units: &[MapUnit], spec: &MapSpec) -> String {
         }
         c.body.push_str("</g>");
     }
+    let islands: String = shapes.iter().map(|s| s.islands.as_str()).collect();
     if no_data > 0 {
         w!(
             c.body,
-            r##"<g class="nodata" fill="url(#{NODATA_ID}-10)" stroke="#aaa">"##
+            r##"<g class="nodata" fill="url(#{})" stroke="#aaa">"##,
+            nodata_id(c.units_scale)
         );
         for i in (0..units.len()).filter(|&i| class_of[i].is_none()) {
             path(&mut c.body, i);
@@ -382,20 +409,30 @@ pub fn choropleth(units: &[MapUnit], spec: &MapSpec) -> String {
         w!(
             c.body,
             r##"<g class="class estimated" data-class="{ci}" fill="{color}" stroke="#222" stroke-width="{}" stroke-dasharray="{}">"##,
-            f(stroke_w.max(0.5) * 16.0),
-            dash(stroke_w, 10.0)
+            f(stroke_w.max(0.5) * 1.6 * per_px),
+            dash(stroke_w, per_px)
         );
         for i in members {
             path(&mut c.body, i);
         }
         c.body.push_str("</g>");
     }
+    if !islands.is_empty() {
+        w!(
+            c.body,
+            r##"<path class="islands" d="{islands}" fill="none" stroke="#666" stroke-width="{}"/>"##,
+            f(0.5 * per_px)
+        );
+    }
     c.body.push_str("</g>");
 
     if spec.labels {
         labels(&mut c.body, units, &shapes);
     }
-    let map_bottom = proj.as_ref().map_or(top + 60.0, |p| p.top + p.h);
+    if let Some(inset) = proj.as_ref().and_then(|p| p.inset.as_ref()) {
+        inset.draw_labels(&mut c.body);
+    }
+    let map_bottom = proj.as_ref().map_or(top + 60.0, |p| p.bottom());
     if proj.is_none() {
         let attrs = format!(r#"class="empty" text-anchor="middle" fill="{MUTED}""#);
         c.text(
@@ -425,6 +462,32 @@ pub fn choropleth(units: &[MapUnit], spec: &MapSpec) -> String {
     let legend_bottom = legend.draw(&mut c, lx, ly, legend_w, spec, proj.as_ref());
     c.y = map_bottom.max(legend_bottom) + 10.0;
     c.finish(spec)
+}
+
+/// The classes of a map's values as its legend shows them: the method's breaks into `k`
+/// classes (3–7) with the inner bounds rounded to about three significant digits of a class's
+/// width (at most the data's own decimals), and the number of decimals they are written with.
+pub fn legend_classes(values: &[f64], method: Breaks, k: usize) -> (Classes, u32) {
+    let raw = method.classes(values, k.clamp(3, 7));
+    let decimals = bound_decimals(&raw, values);
+    (raw.rounded(decimals), decimals)
+}
+
+/// The legend's text of class `i`: "a – b" for the first (or "a" when it holds one value),
+/// "> a – b" for the others, numbers the Vietnamese way with `decimals` decimals.
+pub fn class_label(classes: &Classes, i: usize, decimals: u32) -> String {
+    let shown = |v: f64| {
+        let p = 10f64.powi(decimals as i32);
+        num((v * p).round() / p)
+    };
+    let (lo, hi) = (classes.bounds[i], classes.bounds[i + 1]);
+    if i > 0 {
+        format!("> {} – {}", shown(lo), shown(hi))
+    } else if shown(lo) == shown(hi) {
+        shown(lo)
+    } else {
+        format!("{} – {}", shown(lo), shown(hi))
+    }
 }
 
 /// Dash pattern of the outline of estimates, in units of `1/scale` pixel.
@@ -471,7 +534,7 @@ fn show(v: f64) -> f64 {
 
 /// Equirectangular projection with cos(φ₀) scaling, fitted into a box of pixels.
 #[derive(Debug, Clone, Copy)]
-struct Projection {
+struct Frame {
     /// cos φ₀.
     k: f64,
     /// Projected left and top (x = λ·cos φ₀, top = largest latitude).
@@ -479,53 +542,33 @@ struct Projection {
     lat_top: f64,
     /// Pixels per projected degree.
     s: f64,
-    /// Where the map's top left corner is, and its size.
+    /// Where the frame's top left corner is, and its size.
     left: f64,
     top: f64,
+    w: f64,
     h: f64,
 }
 
-impl Projection {
-    /// Fits the extent of every unit into `w × max_h` pixels at (`left`, `top`), centred
-    /// horizontally; `None` when there is no coordinate at all.
-    fn fit(units: &[MapUnit], left: f64, top: f64, w: f64, max_h: f64) -> Option<Projection> {
-        let mut r: Option<geo::Rect<f64>> = None;
-        for u in units {
-            if let Some(b) = u.geometry.bounding_rect() {
-                if !(b.min().x.is_finite() && b.max().y.is_finite()) {
-                    continue;
-                }
-                r = Some(match r {
-                    None => b,
-                    Some(a) => geo::Rect::new(
-                        Coord {
-                            x: a.min().x.min(b.min().x),
-                            y: a.min().y.min(b.min().y),
-                        },
-                        Coord {
-                            x: a.max().x.max(b.max().x),
-                            y: a.max().y.max(b.max().y),
-                        },
-                    ),
-                });
-            }
-        }
-        let r = r?;
+impl Frame {
+    /// Fits the extent `r` (lon/lat) into `w × max_h` pixels at (`left`, `top`), centred
+    /// horizontally.
+    fn fit(r: geo::Rect<f64>, left: f64, top: f64, w: f64, max_h: f64) -> Frame {
         let phi0 = ((r.min().y + r.max().y) / 2.0).to_radians();
         let k = phi0.cos();
         let dx = ((r.max().x - r.min().x) * k).max(1e-9);
         let dy = (r.max().y - r.min().y).max(1e-9);
-        let s = (w / dx).min(max_h / dy);
+        let s = (w.max(1.0) / dx).min(max_h.max(1.0) / dy);
         let (mw, mh) = (dx * s, dy * s);
-        Some(Projection {
+        Frame {
             k,
             x0: r.min().x * k,
             lat_top: r.max().y,
             s,
             left: left + (w - mw) / 2.0,
             top,
+            w: mw,
             h: mh,
-        })
+        }
     }
 
     fn px(&self, c: Coord<f64>) -> Coord<f64> {
@@ -535,9 +578,301 @@ impl Projection {
         }
     }
 
-    /// Pixels per kilometre (true north–south everywhere, east–west at φ₀).
+    /// The same frame with its top left corner at (`left`, `top`).
+    fn moved(self, left: f64, top: f64) -> Frame {
+        Frame { left, top, ..self }
+    }
+
+    fn bottom(&self) -> f64 {
+        self.top + self.h
+    }
+}
+
+// Hoàng Sa (the Paracels) and Trường Sa (the Spratlys), which belong to Đà Nẵng and Khánh Hòa,
+// lie 300–1,000 km off the coast. The reference data carries their polygons — as parts of the
+// two provinces and as the special zones 20333 Hoàng Sa and 22736 Trường Sa — so they are drawn
+// from those; a map that also shows the mainland draws them in an inset, at a smaller scale,
+// as maps of Vietnam do, instead of leaving most of the map to the sea.
+
+/// Hoàng Sa lies north of this latitude, Trường Sa south of it.
+const ARCHIPELAGOS_SPLIT_LAT: f64 = 14.0;
+
+/// Whether a point lies in the archipelagos: east of 110.5° E, or east of 109° E and south of
+/// 10° N (Trường Sa's banks reach 109.5° E at 7.5° N). The mainland ends at 109.5° E, at 12° N;
+/// the islands east of 108.5° E (Lý Sơn, Phú Quý) lie north of 10° N.
+fn offshore(c: Coord<f64>) -> bool {
+    c.y > 5.0 && c.y < 18.5 && (c.x > 110.5 || (c.x > 109.0 && c.y < 10.0))
+}
+
+/// Whether a polygon is drawn with the archipelagos (by the centre of its bounding box).
+fn offshore_polygon(p: &Polygon<f64>) -> bool {
+    p.bounding_rect().is_some_and(|b| offshore(b.center()))
+}
+
+fn union(a: Option<geo::Rect<f64>>, b: geo::Rect<f64>) -> Option<geo::Rect<f64>> {
+    Some(match a {
+        None => b,
+        Some(a) => geo::Rect::new(
+            Coord {
+                x: a.min().x.min(b.min().x),
+                y: a.min().y.min(b.min().y),
+            },
+            Coord {
+                x: a.max().x.max(b.max().x),
+                y: a.max().y.max(b.max().y),
+            },
+        ),
+    })
+}
+
+/// The inset of the archipelagos: its frame, its box (left, top, right, bottom) and the
+/// extent of each archipelago drawn (true: Hoàng Sa), for their names.
+#[derive(Debug, Clone)]
+struct Inset {
+    frame: Frame,
+    rect: (f64, f64, f64, f64),
+    groups: Vec<(bool, geo::Rect<f64>)>,
+}
+
+/// Padding inside the inset's box, and room under its drawing for a name.
+const INSET_PAD: f64 = 6.0;
+const INSET_NAME: f64 = 16.0;
+
+impl Inset {
+    /// The box of an inset of extent `r`, at most `w × max_h`, with its top right corner at
+    /// (`right`, `top`).
+    fn new(
+        r: geo::Rect<f64>,
+        groups: Vec<(bool, geo::Rect<f64>)>,
+        right: f64,
+        top: f64,
+        w: f64,
+        max_h: f64,
+    ) -> Inset {
+        let inner = Frame::fit(
+            r,
+            0.0,
+            0.0,
+            w - 2.0 * INSET_PAD,
+            max_h - 2.0 * INSET_PAD - INSET_NAME,
+        );
+        let (bw, bh) = (
+            inner.w + 2.0 * INSET_PAD,
+            inner.h + 2.0 * INSET_PAD + INSET_NAME,
+        );
+        let (bx, by) = (right - bw, top);
+        Inset {
+            frame: inner.moved(bx + INSET_PAD, by + INSET_PAD),
+            rect: (bx, by, bx + bw, by + bh),
+            groups,
+        }
+    }
+
+    fn shifted_to(mut self, top: f64) -> Inset {
+        let dy = top - self.rect.1;
+        self.rect.1 += dy;
+        self.rect.3 += dy;
+        self.frame.top += dy;
+        self
+    }
+
+    fn draw_box(&self, body: &mut String) {
+        let (x0, y0, x1, y1) = self.rect;
+        w!(
+            body,
+            r##"<rect class="inset" x="{}" y="{}" width="{}" height="{}" fill="#fff" stroke="#999" stroke-width="0.8"/>"##,
+            f(x0),
+            f(y0),
+            f(x1 - x0),
+            f(y1 - y0)
+        );
+    }
+
+    /// The archipelagos' names under their drawings (the longest form that fits, the same
+    /// for both).
+    fn draw_labels(&self, body: &mut String) {
+        const NAMES: [[&str; 3]; 2] = [
+            [
+                "Quần đảo Hoàng Sa (Đà Nẵng)",
+                "Quần đảo Hoàng Sa",
+                "QĐ Hoàng Sa",
+            ],
+            [
+                "Quần đảo Trường Sa (Khánh Hòa)",
+                "Quần đảo Trường Sa",
+                "QĐ Trường Sa",
+            ],
+        ];
+        let (x0, _, x1, y1) = self.rect;
+        let room = x1 - x0 - 4.0;
+        let names = |north: bool| NAMES[usize::from(!north)];
+        let form = (0..3)
+            .find(|&i| {
+                self.groups
+                    .iter()
+                    .all(|(north, _)| text_w(names(*north)[i], TINY) <= room)
+            })
+            .unwrap_or(2);
+        let mut out = String::new();
+        for (north, r) in &self.groups {
+            let name = names(*north)[form];
+            let tw = text_w(name, TINY);
+            let p = self.frame.px(Coord {
+                x: r.center().x,
+                y: r.min().y,
+            });
+            let x =
+                p.x.clamp(x0 + 2.0 + tw / 2.0, (x1 - 2.0 - tw / 2.0).max(x0));
+            let y = (p.y + TINY + 2.0).min(y1 - 4.0);
+            w!(
+                out,
+                r#"<text x="{}" y="{}">{}</text>"#,
+                f(x),
+                f(y),
+                esc(name)
+            );
+        }
+        if !out.is_empty() {
+            w!(
+                body,
+                r#"<g class="inset-names" font-size="{TINY}" text-anchor="middle" fill="{MUTED}">{out}</g>"#
+            );
+        }
+    }
+}
+
+/// The map's projection: the main frame, and the inset of the archipelagos when the map
+/// shows them and the mainland.
+#[derive(Debug, Clone)]
+struct Projection {
+    main: Frame,
+    inset: Option<Inset>,
+}
+
+impl Projection {
+    /// Fits the extent of every unit into `w × max_h` pixels at (`left`, `top`), centred
+    /// horizontally, the archipelagos in an inset when there is a mainland too; `None` when
+    /// there is no coordinate at all.
+    fn fit(units: &[MapUnit], left: f64, top: f64, w: f64, max_h: f64) -> Option<Projection> {
+        let (mut main, mut off) = (None, None);
+        let mut groups: Vec<(bool, geo::Rect<f64>)> = vec![];
+        for u in units {
+            for poly in &u.geometry.0 {
+                let Some(b) = poly.bounding_rect() else {
+                    continue;
+                };
+                if !(b.min().x.is_finite()
+                    && b.min().y.is_finite()
+                    && b.max().x.is_finite()
+                    && b.max().y.is_finite())
+                {
+                    continue;
+                }
+                if offshore_polygon(poly) {
+                    off = union(off, b);
+                    let north = b.center().y >= ARCHIPELAGOS_SPLIT_LAT;
+                    match groups.iter_mut().find(|g| g.0 == north) {
+                        Some(g) => g.1 = union(Some(g.1), b).unwrap_or(b),
+                        None => groups.push((north, b)),
+                    }
+                } else {
+                    main = union(main, b);
+                }
+            }
+        }
+        groups.sort_by_key(|g| !g.0);
+        let (m, o) = match (main, off) {
+            (None, None) => return None,
+            (Some(m), Some(o)) => (m, o),
+            (Some(r), None) | (None, Some(r)) => {
+                return Some(Projection {
+                    main: Frame::fit(r, left, top, w, max_h),
+                    inset: None,
+                });
+            }
+        };
+        let gap = 10.0;
+        let k = ((m.min().y + m.max().y) / 2.0).to_radians().cos();
+        let tall = m.height() > 1.2 * m.width() * k;
+        Some(if tall {
+            // a tall mainland (the whole country): the inset in a column on its right, level
+            // with the south-central coast
+            let iw = (w * 0.3).max(80.0);
+            let main = Frame::fit(m, left, top, w - iw - gap, max_h);
+            let inset = Inset::new(o, groups, left + w, top, iw, main.h * 0.6);
+            let bh = inset.rect.3 - inset.rect.1;
+            let centre = main.top + (main.lat_top - 12.5) * main.s;
+            let y = (centre - bh / 2.0).clamp(top, (main.bottom() - bh).max(top));
+            Projection {
+                main,
+                inset: Some(inset.shifted_to(y)),
+            }
+        } else {
+            // otherwise (a province): under the map, on the right
+            let main = Frame::fit(m, left, top, w, max_h * 0.7);
+            let iw = w * 0.5;
+            let inset = Inset::new(
+                o,
+                groups,
+                left + w,
+                main.bottom() + gap,
+                iw,
+                (max_h * 0.3).min(iw * 1.2),
+            );
+            Projection {
+                main,
+                inset: Some(inset),
+            }
+        })
+    }
+
+    /// A point of a polygon drawn in the inset (`inset`) or on the main frame.
+    fn px(&self, c: Coord<f64>, inset: bool) -> Coord<f64> {
+        match &self.inset {
+            Some(i) if inset => i.frame.px(c),
+            _ => self.main.px(c),
+        }
+    }
+
+    /// Whether a polygon is drawn in the inset.
+    fn in_inset(&self, p: &Polygon<f64>) -> bool {
+        self.inset.is_some() && offshore_polygon(p)
+    }
+
+    fn bottom(&self) -> f64 {
+        let b = self.main.bottom();
+        self.inset.as_ref().map_or(b, |i| b.max(i.rect.3))
+    }
+
+    /// Pixels per kilometre on the main frame (true north–south everywhere, east–west at φ₀).
     fn px_per_km(&self) -> f64 {
-        self.s / KM_PER_DEG
+        self.main.s / KM_PER_DEG
+    }
+
+    /// The simplification tolerance for these units on this map ([`tolerance_px`] of the
+    /// median size of their bounding boxes on the main frame).
+    fn tolerance(&self, units: &[MapUnit]) -> f64 {
+        let mut sides: Vec<f64> = units
+            .iter()
+            .filter_map(|u| u.geometry.bounding_rect())
+            .map(|r| (r.width() * self.main.k * r.height()).sqrt() * self.main.s)
+            .filter(|x| x.is_finite())
+            .collect();
+        sides.sort_by(f64::total_cmp);
+        tolerance_px(sides.get(sides.len() / 2).copied().unwrap_or(40.0))
+    }
+}
+
+/// Grid of the path coordinates, in output pixels, for a simplification tolerance: whole
+/// pixels when the units are small on the map (a tolerance of 1 px or more, e.g. the national
+/// commune map: a shorter file), half pixels in between, tenths when they are large.
+pub fn quantum_px(tol: f64) -> f64 {
+    if tol >= 1.0 {
+        1.0
+    } else if tol >= 0.75 {
+        0.5
+    } else {
+        0.1
     }
 }
 
@@ -546,6 +881,9 @@ impl Projection {
 struct Shape {
     /// Path data.
     d: String,
+    /// Path data of its rings drawn in the inset (the archipelagos' islands), outlined again
+    /// so that islets show.
+    islands: String,
     /// Area drawn, in square pixels.
     area: f64,
     /// The largest polygon drawn (exterior and holes), in pixels, for its label.
@@ -581,6 +919,8 @@ struct RingIds {
     unit: usize,
     poly: usize,
     hole: bool,
+    /// Kept however small.
+    keep: bool,
     ids: Vec<u32>,
 }
 
@@ -593,23 +933,52 @@ struct Vertex {
     junction: bool,
 }
 
+/// How units are drawn: the projection to pixels (of a point of a polygon drawn in the inset
+/// or not), the simplification tolerance (pixels), which polygons go in the inset (their rings
+/// are kept however small: the archipelagos' islets), and the grid of the coordinates written
+/// (pixels).
+struct Draw<'a> {
+    px: &'a dyn Fn(Coord<f64>, bool) -> Coord<f64>,
+    tol: f64,
+    inset: &'a dyn Fn(&Polygon<f64>) -> bool,
+    quantum: f64,
+}
+
+/// The path data of each unit's boundary projected by `px` (lon/lat → pixels), simplified at
+/// `tol` pixels as the choropleth is (shared boundaries once, sub-pixel rings left out but no
+/// unit vanishes), written in whole units of `quantum` pixels: the interactive map draws them
+/// in its own projection ([`crate::webmap`]).
+pub fn paths_with(
+    units: &[MapUnit],
+    px: &dyn Fn(Coord<f64>) -> Coord<f64>,
+    tol: f64,
+    quantum: f64,
+) -> Vec<String> {
+    shapes(
+        units,
+        &Draw {
+            px: &|c, _| px(c),
+            tol,
+            inset: &|_| false,
+            quantum,
+        },
+    )
+    .into_iter()
+    .map(|s| s.d)
+    .collect()
+}
+
 /// Projects, simplifies (shared boundaries once), drops sub-pixel rings and writes the path
 /// data of every unit.
-fn shapes(units: &[MapUnit], p: &Projection) -> Vec<Shape> {
-    let mut sides: Vec<f64> = units
-        .iter()
-        .filter_map(|u| u.geometry.bounding_rect())
-        .map(|r| (r.width() * p.k * r.height()).sqrt() * p.s)
-        .filter(|x| x.is_finite())
-        .collect();
-    sides.sort_by(f64::total_cmp);
-    let tol = tolerance_px(sides.get(sides.len() / 2).copied().unwrap_or(40.0));
+fn shapes(units: &[MapUnit], d: &Draw) -> Vec<Shape> {
+    let tol = d.tol;
     // Vertex ids by exact coordinates: neighbours' shared boundaries have identical vertices.
-    let mut ids: FxMap<(u64, u64), u32> = FxMap::default();
+    let mut ids: FxMap<(u64, u64, bool), u32> = FxMap::default();
     let mut pts: Vec<Coord<f64>> = Vec::new();
     let mut rings: Vec<RingIds> = Vec::new();
     for (ui, u) in units.iter().enumerate() {
         for (pi, poly) in u.geometry.0.iter().enumerate() {
+            let inset = (d.inset)(poly);
             let all = std::iter::once((false, poly.exterior()))
                 .chain(poly.interiors().iter().map(|r| (true, r)));
             for (hole, ring) in all {
@@ -620,9 +989,9 @@ fn shapes(units: &[MapUnit], p: &Projection) -> Vec<Shape> {
                     }
                     let next = pts.len() as u32;
                     let id = *ids
-                        .entry((c.x.to_bits(), c.y.to_bits()))
+                        .entry((c.x.to_bits(), c.y.to_bits(), inset))
                         .or_insert_with(|| {
-                            pts.push(p.px(*c));
+                            pts.push((d.px)(*c, inset));
                             next
                         });
                     if v.last() != Some(&id) {
@@ -637,6 +1006,7 @@ fn shapes(units: &[MapUnit], p: &Projection) -> Vec<Shape> {
                         unit: ui,
                         poly: pi,
                         hole,
+                        keep: inset,
                         ids: v,
                     });
                 }
@@ -671,7 +1041,7 @@ fn shapes(units: &[MapUnit], p: &Projection) -> Vec<Shape> {
     }
 
     // Each ring simplified arc by arc.
-    let mut out: Vec<Vec<(usize, bool, Ring)>> = vec![Vec::new(); units.len()];
+    let mut out: Vec<Vec<(usize, bool, bool, Ring)>> = vec![Vec::new(); units.len()];
     let mut buf: Vec<Coord<f64>> = Vec::new();
     for r in &rings {
         let n = r.ids.len();
@@ -722,8 +1092,15 @@ fn shapes(units: &[MapUnit], p: &Projection) -> Vec<Shape> {
                 ring
             }
         };
+        // an islet of the inset that simplification would erase stays as it is (it is then
+        // drawn as a small diamond)
+        let ring = if ring.len() < 3 && r.keep {
+            r.ids.iter().map(|&i| pts[i as usize]).collect()
+        } else {
+            ring
+        };
         if ring.len() >= 3 {
-            out[r.unit].push((r.poly, r.hole, ring));
+            out[r.unit].push((r.poly, r.hole, r.keep, ring));
         }
     }
     // The original (projected) exterior rings, for units that would otherwise vanish.
@@ -732,11 +1109,12 @@ fn shapes(units: &[MapUnit], p: &Projection) -> Vec<Shape> {
             .0
             .iter()
             .map(|poly| {
+                let inset = (d.inset)(poly);
                 poly.exterior()
                     .0
                     .iter()
                     .filter(|c| c.x.is_finite() && c.y.is_finite())
-                    .map(|c| p.px(*c))
+                    .map(|c| (d.px)(*c, inset))
                     .collect::<Vec<_>>()
             })
             .max_by(|a, b| ring_area(a).total_cmp(&ring_area(b)))
@@ -746,21 +1124,40 @@ fn shapes(units: &[MapUnit], p: &Projection) -> Vec<Shape> {
         .enumerate()
         .map(|(ui, rings)| {
             // Polygons by index: exterior kept if big enough, then its big enough holes.
-            let mut polys: Vec<(Option<Ring>, Vec<Ring>)> =
+            let mut polys: Vec<(Option<(Ring, bool)>, Vec<Ring>)> =
                 vec![(None, Vec::new()); units[ui].geometry.0.len()];
-            for (pi, hole, ring) in rings {
+            for (pi, hole, keep, ring) in rings {
                 if hole {
                     polys[pi].1.push(ring);
                 } else {
-                    polys[pi].0 = Some(ring);
+                    polys[pi].0 = Some((ring, keep));
                 }
             }
             let mut kept: Vec<(Ring, Vec<Ring>, f64)> = Vec::new();
             let mut largest: Option<(Vec<Coord<f64>>, f64)> = None;
+            let mut islands = String::new();
             for (ext, holes) in polys {
-                let Some(ext) = ext else { continue };
-                let a = ring_area(&ext);
-                if a < MIN_RING_PX2 {
+                let Some((mut ext, keep)) = ext else { continue };
+                let mut a = ring_area(&ext);
+                if keep {
+                    if a < MIN_RING_PX2 {
+                        // an islet of the inset: a diamond about 2 px wide where it is
+                        let n = ext.len() as f64;
+                        let (cx, cy) = ext
+                            .iter()
+                            .fold((0.0, 0.0), |(x, y), c| (x + c.x / n, y + c.y / n));
+                        let r = 1.0;
+                        ext = vec![
+                            Coord { x: cx, y: cy - r },
+                            Coord { x: cx + r, y: cy },
+                            Coord { x: cx, y: cy + r },
+                            Coord { x: cx - r, y: cy },
+                        ];
+                        a = ring_area(&ext);
+                    }
+                    write_ring(&mut islands, &ext, d.quantum);
+                }
+                if a < MIN_RING_PX2 && !keep {
                     if largest.as_ref().is_none_or(|(_, b)| a > *b) {
                         largest = Some((ext, a));
                     }
@@ -781,13 +1178,13 @@ fn shapes(units: &[MapUnit], p: &Projection) -> Vec<Shape> {
                 let a = ring_area(&ext);
                 kept.push((ext, Vec::new(), a));
             }
-            let mut d = String::new();
+            let mut path = String::new();
             let mut area = 0.0;
             for (ext, holes, a) in &kept {
                 area += a;
-                write_ring(&mut d, ext);
+                write_ring(&mut path, ext, d.quantum);
                 for h in holes {
-                    write_ring(&mut d, h);
+                    write_ring(&mut path, h, d.quantum);
                 }
             }
             let main = kept
@@ -801,7 +1198,12 @@ fn shapes(units: &[MapUnit], p: &Projection) -> Vec<Shape> {
                     };
                     Polygon::new(close(e), h.into_iter().map(close).collect())
                 });
-            Shape { d, area, main }
+            Shape {
+                d: path,
+                islands,
+                area,
+                main,
+            }
         })
         .collect()
 }
@@ -828,13 +1230,14 @@ fn ring_area(r: &[Coord<f64>]) -> f64 {
     (s / 2.0).abs()
 }
 
-/// Appends a ring as path data in tenths of a pixel (the units' group is scaled by 0.1, so
-/// this is one decimal in pixels, written without decimal points: shorter): an absolute move
-/// then relative line-tos, separated only where the grammar needs it ("M123 45l5-12 30 7z").
-fn write_ring(d: &mut String, r: &[Coord<f64>]) {
+/// Appends a ring as path data in whole units of `q` pixels (the units' group is scaled by
+/// `q`: with 0.1, one decimal in pixels, written without decimal points, which is shorter): an
+/// absolute move then relative line-tos, separated only where the grammar needs it
+/// ("M123 45l5-12 30 7z").
+fn write_ring(d: &mut String, r: &[Coord<f64>], q: f64) {
     let mut pts: Vec<(i64, i64)> = Vec::with_capacity(r.len());
     for c in r {
-        let p = ((c.x * 10.0).round() as i64, (c.y * 10.0).round() as i64);
+        let p = ((c.x / q).round() as i64, (c.y / q).round() as i64);
         if pts.last() != Some(&p) {
             pts.push(p);
         }
@@ -846,7 +1249,7 @@ fn write_ring(d: &mut String, r: &[Coord<f64>]) {
         if pts.is_empty() {
             return;
         }
-        // Smaller than a tenth of a pixel: a dot one tenth wide, so that the unit shows.
+        // Smaller than the grid: a dot one unit of it wide, so that the unit shows.
         let (x, y) = pts[0];
         pts = vec![(x, y), (x + 1, y), (x + 1, y + 1)];
     }
@@ -964,6 +1367,28 @@ struct Canvas {
     body: String,
     width: f64,
     y: f64,
+    /// Path coordinates per pixel in the units' group (its `scale` is the inverse).
+    units_scale: u32,
+}
+
+/// Id of the hatching of units without data, in a space of `per_px` units per pixel.
+fn nodata_id(per_px: u32) -> String {
+    if per_px <= 1 {
+        NODATA_ID.to_string()
+    } else {
+        format!("{NODATA_ID}-{per_px}")
+    }
+}
+
+/// The hatching pattern (6 px stripes at 45°) in a space of `per_px` units per pixel.
+fn hatch(per_px: u32) -> String {
+    let m = f64::from(per_px.max(1));
+    format!(
+        r##"<pattern id="{}" patternUnits="userSpaceOnUse" width="{w}" height="{w}" patternTransform="rotate(45)"><rect width="{w}" height="{w}" fill="#fff"/><rect width="{}" height="{w}" fill="#9e9e9e"/></pattern>"##,
+        nodata_id(per_px),
+        f(1.6 * m),
+        w = f(6.0 * m),
+    )
 }
 
 impl Canvas {
@@ -997,6 +1422,21 @@ impl Canvas {
             self.lines(PAD, self.y + TINY, TINY, &attrs, &lines, cut, &spec.source);
             self.y += lines.len() as f64 * TINY * 1.3;
         }
+        if !spec.attribution.trim().is_empty() {
+            let size = TINY - 1.0;
+            let (lines, cut) = wrap(&spec.attribution, self.width - 2.0 * PAD, size, 3);
+            let attrs = format!(r#"class="attribution" fill="{MUTED}""#);
+            self.lines(
+                PAD,
+                self.y + size + 2.0,
+                size,
+                &attrs,
+                &lines,
+                cut,
+                &spec.attribution,
+            );
+            self.y += lines.len() as f64 * size * 1.3 + 2.0;
+        }
         let h = (self.y + PAD).ceil();
         let w = self.width;
         let mut s = String::with_capacity(self.body.len() + 1200);
@@ -1007,7 +1447,13 @@ impl Canvas {
         );
         w!(
             s,
-            r##"<defs><pattern id="{NODATA_ID}" patternUnits="userSpaceOnUse" width="6" height="6" patternTransform="rotate(45)"><rect width="6" height="6" fill="#fff"/><rect width="1.6" height="6" fill="#9e9e9e"/></pattern><pattern id="{NODATA_ID}-10" patternUnits="userSpaceOnUse" width="60" height="60" patternTransform="rotate(45)"><rect width="60" height="60" fill="#fff"/><rect width="16" height="60" fill="#9e9e9e"/></pattern></defs>"##
+            r##"<defs>{}{}</defs>"##,
+            hatch(1),
+            if self.units_scale > 1 {
+                hatch(self.units_scale)
+            } else {
+                String::new()
+            }
         );
         w!(
             s,
@@ -1113,22 +1559,8 @@ impl Legend<'_> {
             );
             c.body.push_str("</g>");
         };
-        let d = self.decimals;
-        let shown = |v: f64| {
-            let p = 10f64.powi(d as i32);
-            num((v * p).round() / p)
-        };
         for i in 0..self.classes.len() {
-            let (lo, hi) = (self.classes.bounds[i], self.classes.bounds[i + 1]);
-            let label = if i == 0 {
-                if shown(lo) == shown(hi) {
-                    shown(lo)
-                } else {
-                    format!("{} – {}", shown(lo), shown(hi))
-                }
-            } else {
-                format!("> {} – {}", shown(lo), shown(hi))
-            };
+            let label = class_label(self.classes, i, self.decimals);
             let swatch = format!(
                 r##"<rect x="{}" y="{}" width="{sw}" height="{sh}" fill="{}" stroke="#999" stroke-width="0.5"/>"##,
                 f(x),
@@ -1376,6 +1808,7 @@ mod tests {
             title: "Dân số người DTTS theo xã, 2025".into(),
             subtitle: "Tỉnh thử".into(),
             source: "Nguồn: thử".into(),
+            attribution: "Ranh giới: thử, giấy phép MIT".into(),
             unit_of_measure: "người".into(),
             method: Breaks::EqualInterval,
             classes: 3,
@@ -1401,7 +1834,11 @@ mod tests {
     /// The unit paths: code → (class group's `data-class` or "nodata", estimated, tooltip, d).
     fn units_of(doc: &roxmltree::Document) -> HashMap<String, (String, bool, String, String)> {
         let mut out = HashMap::new();
-        for p in doc.descendants().filter(|n| n.has_tag_name("path")) {
+        // every path is a unit's, but the outline of the inset's islets
+        for p in doc
+            .descendants()
+            .filter(|n| n.has_tag_name("path") && n.attribute("class") != Some("islands"))
+        {
             let code = p.attribute("data-code").expect("a data-code").to_string();
             let g = p.parent_element().unwrap();
             let class = g
@@ -1495,12 +1932,12 @@ mod tests {
             assert!(!est);
             assert!(d.starts_with('M') && d.ends_with('z'));
             assert_eq!(rings_of(d).len(), 1);
-            assert_eq!(tip, &format!("Xã {}: {} người", i + 1, 10 * (i + 1)));
+            assert_eq!(tip, &format!("Xã {}: {}", i + 1, 10 * (i + 1)));
         }
         for code in ["00011", "00012"] {
             let (class, _, tip, _) = &got[code];
             assert_eq!(class, "nodata");
-            assert!(tip.ends_with(": không có số liệu"));
+            assert!(tip.ends_with(": —"));
         }
         // The no-data group is hatched with the pattern in <defs>.
         let nodata = doc
@@ -1538,6 +1975,7 @@ mod tests {
         assert!(texts.contains(&"Đơn vị tính: người"));
         assert!(texts.contains(&"Chia lớp: khoảng đều"));
         assert!(texts.contains(&"Nguồn: thử"));
+        assert!(texts.contains(&"Ranh giới: thử, giấy phép MIT"));
         assert!(texts.iter().any(|t| t.ends_with(" km")));
         assert!(texts.contains(&"B"), "north arrow");
         // Labels where they fit: 0.1° squares on a 800 px map are large enough.
@@ -1610,11 +2048,12 @@ mod tests {
         assert!(got[r#"01"><script>"#].2.starts_with("Xã 2: "));
         assert_eq!(
             got["00001"].2,
-            r#"<script>alert("x")</script> & 'Đồng Văn': 10 <u>người</u>"#
+            r#"<script>alert("x")</script> & 'Đồng Văn': 10"#
         );
         let texts: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
         assert!(texts.contains(&"<b>Tiêu đề</b> & \"trích\""));
         assert!(texts.contains(&"Nguồn: <i>x</i>"));
+        assert!(texts.contains(&"Đơn vị tính: <u>người</u>"));
         assert!(
             !doc.descendants()
                 .any(|n| n.has_tag_name("b") || n.has_tag_name("i"))
@@ -1725,6 +2164,99 @@ mod tests {
     }
 
     #[test]
+    fn archipelagos_in_an_inset() {
+        // a tall mainland (2° × 6°) and two offshore units: islets at Hoàng Sa and Trường Sa
+        let mut units: Vec<MapUnit> = (0..6)
+            .map(|i| {
+                square(
+                    &format!("M{i}"),
+                    &format!("Tỉnh {i}"),
+                    106.0,
+                    10.0 + i as f64,
+                    1.0,
+                    Some(i as f64),
+                )
+            })
+            .collect();
+        units.push(square(
+            "HS",
+            "Đặc khu Hoàng Sa",
+            112.0,
+            16.5,
+            0.002,
+            Some(1.0),
+        ));
+        let mut ts = square("TS", "Đặc khu Trường Sa", 114.0, 10.0, 0.002, Some(2.0));
+        // a bank of Trường Sa west of 110.5° E, far south: still offshore
+        ts.geometry.0.push(polygon![
+            (x: 109.5, y: 7.5), (x: 109.6, y: 7.5), (x: 109.6, y: 7.6), (x: 109.5, y: 7.6), (x: 109.5, y: 7.5)
+        ]);
+        units.push(ts);
+        let s = MapSpec {
+            width_px: 1000,
+            ..spec()
+        };
+        let svg = choropleth(&units, &s);
+        let doc = parse(&svg);
+        let inset = doc
+            .descendants()
+            .find(|n| n.has_tag_name("rect") && n.attribute("class") == Some("inset"))
+            .expect("an inset");
+        let num = |a: &str| inset.attribute(a).unwrap().parse::<f64>().unwrap();
+        let (x0, y0) = (num("x"), num("y"));
+        let (x1, y1) = (x0 + num("width"), y0 + num("height"));
+        let got = units_of(&doc);
+        // group scale: the units' coordinates are in units of the grid
+        let g = doc
+            .descendants()
+            .find(|n| n.attribute("class") == Some("units"))
+            .unwrap();
+        let q: f64 = g
+            .attribute("transform")
+            .unwrap()
+            .trim_start_matches("scale(")
+            .trim_end_matches(')')
+            .parse()
+            .unwrap();
+        let inside = |code: &str| {
+            rings_of(&got[code].3).iter().flatten().all(|(x, y)| {
+                let (x, y) = (x * 10.0 * q, y * 10.0 * q);
+                x >= x0 && x <= x1 && y >= y0 && y <= y1
+            })
+        };
+        assert!(
+            inside("HS") && inside("TS"),
+            "the archipelagos are drawn in the inset"
+        );
+        assert!(!inside("M0") && !inside("M5"), "the mainland is not");
+        // the mainland fills the height it is given, not shrunk by the sea between
+        let mainland: Vec<f64> = ["M0", "M5"]
+            .iter()
+            .flat_map(|c| {
+                rings_of(&got[*c].3)
+                    .into_iter()
+                    .flatten()
+                    .map(|(_, y)| y * 10.0 * q)
+            })
+            .collect();
+        let span = mainland.iter().cloned().fold(f64::MIN, f64::max)
+            - mainland.iter().cloned().fold(f64::MAX, f64::min);
+        assert!(span > 600.0, "{span}");
+        let texts: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
+        assert!(texts.contains(&"Quần đảo Hoàng Sa (Đà Nẵng)"), "{texts:?}");
+        assert!(texts.contains(&"Quần đảo Trường Sa (Khánh Hòa)"));
+        // their islets stay visible, outlined
+        let islands = doc
+            .descendants()
+            .find(|n| n.attribute("class") == Some("islands"))
+            .expect("islets outlined");
+        assert_eq!(rings_of(islands.attribute("d").unwrap()).len(), 3);
+        // without a mainland, no inset
+        let svg = choropleth(&units[6..], &s);
+        assert!(!svg.contains(r#"class="inset""#));
+    }
+
+    #[test]
     fn compact_numbers() {
         let mut d = String::new();
         write_ring(
@@ -1736,6 +2268,7 @@ mod tests {
                 Coord { x: 12.0, y: 25.0 },
                 Coord { x: 12.0, y: 25.04 },
             ],
+            0.1,
         );
         assert_eq!(d, "M100 200l5-5 15 1 0 54z");
         assert_eq!(

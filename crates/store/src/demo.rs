@@ -227,6 +227,29 @@ fn commune_values(
     out
 }
 
+/// Mobile coverage of the demo villages in 2025, `x-thon-noms` per village: 1 where there is
+/// no signal (about one village in ten in Cao Bằng, fewer in the other two), else 0.
+fn village_coverage(villages: &[(String, String)]) -> Vec<RawValue> {
+    villages
+        .iter()
+        .map(|(code, province)| {
+            let share = match province.as_str() {
+                "04" => 0.10,
+                "19" => 0.05,
+                _ => 0.03,
+            };
+            let uncovered = Rng::new(&format!("coverage{code}")).range(0.0, 1.0) < share;
+            raw(
+                "x-thon-noms",
+                format!("{code}@2025"),
+                "2025",
+                "default",
+                if uncovered { 1.0 } else { 0.0 },
+            )
+        })
+        .collect()
+}
+
 struct Published {
     indicator: &'static str,
     unit: &'static str,
@@ -414,8 +437,41 @@ pub fn load(db: &Db) -> Result<bool, StoreError> {
         }
         Ok((old, new))
     })?;
+    // villages (thôn, bản) under the current communes, with codes COMMUNE-NN
+    let villages = db.write(|c| {
+        let communes = c.query(
+            "SELECT u.code, u.province_code FROM admin_unit u WHERE u.version = '2025'
+             AND u.kind = 'commune' AND u.province_code IN ('22', '04', '19') ORDER BY u.code",
+            &[],
+        )?;
+        let mut villages = vec![];
+        for r in communes {
+            let (code, province) = (r.str(0), r.str(1));
+            let mut rng = Rng::new(&format!("villages{code}"));
+            let n = rng.range(4.0, 11.0) as usize;
+            for k in 1..=n {
+                let v = format!("{code}-{k:02}");
+                units::create_village(
+                    c,
+                    HierarchyVersion::V2025,
+                    &code,
+                    &v,
+                    &format!("{k}"),
+                    "thôn",
+                )?;
+                villages.push((v, province.clone()));
+            }
+        }
+        Ok(villages)
+    })?;
     let mut values = commune_values(&old, HierarchyVersion::V2024, 2021..=2024);
-    values.extend(commune_values(&new, HierarchyVersion::V2025, 2025..=2025));
+    let mut current = commune_values(&new, HierarchyVersion::V2025, 2025..=2025);
+    // the current communes' villages without mobile coverage are counted village by village
+    // (1: no coverage, 0: covered), so that the map can show which; the commune's figure is
+    // their sum
+    current.retain(|r| r.indicator != "x-thon-noms");
+    values.extend(current);
+    values.extend(village_coverage(&villages));
     // province-level programme indicators, near the plan targets
     for (p, v) in [
         ("22", "2024"),
@@ -500,20 +556,6 @@ pub fn load(db: &Db) -> Result<bool, StoreError> {
                      WHERE i.code = $5 AND u.version = $6 AND u.code = '22'",
                     &params![period, value, "Kế hoạch của UBND tỉnh Quảng Ninh", &now, *ind, unit_v.as_str()],
                 )?;
-            }
-        }
-        // villages (thôn, bản) under the current communes, with codes COMMUNE-NN
-        let communes = c.query(
-            "SELECT u.code FROM admin_unit u WHERE u.version = '2025' AND u.kind = 'commune'
-             AND u.province_code IN ('22', '04', '19') ORDER BY u.code",
-            &[],
-        )?;
-        for r in communes {
-            let code = r.str(0);
-            let mut rng = Rng::new(&format!("villages{code}"));
-            let n = rng.range(4.0, 11.0) as usize;
-            for k in 1..=n {
-                units::create_village(c, HierarchyVersion::V2025, &code, &format!("{code}-{k:02}"), &format!("{k}"), "thôn")?;
             }
         }
         // the demo provinces' data is public, as a province's published data would be

@@ -618,6 +618,21 @@ fn demo_provinces_load_with_published_figures(db: &TestDb) {
             &[],
         )?;
         assert!(villages > 800);
+        // mobile coverage is recorded village by village in 2025 (1: no signal), not per commune
+        let coverage = c.query(
+            "SELECT u.kind, count(*), sum(v.value) FROM data_value v
+             JOIN indicator i ON i.id = v.indicator_id JOIN admin_unit u ON u.id = v.unit_id
+             WHERE i.code = 'x-thon-noms' AND v.period = '2025' GROUP BY u.kind",
+            &[],
+        )?;
+        assert_eq!(coverage.len(), 1, "villages only");
+        assert_eq!(coverage[0].str(0), "village");
+        assert_eq!(coverage[0].i64(1), villages);
+        let uncovered = coverage[0].f64(2);
+        assert!(
+            uncovered > 10.0 && uncovered < villages as f64 / 5.0,
+            "{uncovered}"
+        );
         Ok(())
     })
     .unwrap();

@@ -11,6 +11,7 @@ pub mod error;
 pub mod form_editor;
 pub mod form_pages;
 pub mod i18n;
+pub mod map_page;
 pub mod pages;
 pub mod params;
 pub mod state;
@@ -128,6 +129,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/pivot", get(api::analytics::native))
         .route("/api/maps/choropleth.svg", get(api::maps::svg))
         .route("/api/maps/choropleth.png", get(api::maps::png))
+        .route("/api/maps/boundaries.json", get(map_page::boundaries))
         .route("/api/analytics.csv", get(api::analytics::csv))
         .route("/api/analytics.xlsx", get(api::analytics::xlsx))
         .route("/api/analytics.sdmx.csv", get(api::analytics::sdmx))
@@ -201,6 +203,8 @@ pub fn router(state: AppState) -> Router {
         .route("/bao-cao", get(analytics_pages::reports_page))
         .route("/bao-cao/{id}", get(analytics_pages::open_report))
         .route("/bang-dieu-khien", get(analytics_pages::dashboard))
+        .route("/ban-do", get(map_page::page))
+        .route("/static/map.js", get(map_page::script))
         .route("/static/pivot.js", get(analytics_pages::pivot_js))
         .route("/don-vi/{code}", get(pages::unit))
         .route("/tim-kiem", get(pages::search))
@@ -222,7 +226,8 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn(read_small_bodies))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
-        .layer(SetResponseHeaderLayer::overriding(
+        // the map page sets its own (the site's, with OpenStreetMap's tiles as images)
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
                 "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
@@ -230,7 +235,9 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        // the map page asks for the origin to be sent to OpenStreetMap's tile servers, as their
+        // usage policy wants
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         // gzip at its fastest level: a page of 1,000 boundaries (2–5 MB of GeoJSON) takes
         // 150–200 ms to compress at the default level, about a fifth of that at this one, for
         // answers a fifth larger

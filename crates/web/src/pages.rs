@@ -187,6 +187,12 @@ impl UnitPage {
     fn share(&self, l: &LineageLink) -> String {
         number((l.weight * 100.0).round(), self.c.lang) + "\u{a0}%"
     }
+    fn map_href(&self) -> String {
+        match self.unit.version {
+            HierarchyVersion::CURRENT => format!("/ban-do?ou={}", self.unit.code),
+            v => format!("/ban-do?ou={}&v={}", self.unit.code, v.as_str()),
+        }
+    }
     fn period_href(&self, p: &str) -> String {
         match self.unit.version {
             HierarchyVersion::CURRENT => format!("/don-vi/{}?ky={p}", self.unit.code),
@@ -481,7 +487,7 @@ struct NotFoundPage {
     c: Ctx,
 }
 
-fn not_found_page(c: Ctx) -> Response {
+pub(crate) fn not_found_page(c: Ctx) -> Response {
     let lang = c.lang;
     render_page(NotFoundPage { c }, lang, StatusCode::NOT_FOUND)
 }

@@ -420,6 +420,7 @@ fn openapi_documents_every_route(s: Server) {
         ("/api/validationRules/{code}", "delete"),
         ("/api/validation", "get"),
         ("/api/validation.csv", "get"),
+        ("/api/maps/boundaries.json", "get"),
     ];
     for (p, m) in expected {
         assert!(

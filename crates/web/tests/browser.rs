@@ -178,3 +178,19 @@ fn approvals_on_a_phone_sqlite() {
 fn approvals_on_a_phone_postgres() {
     approvals(common::start(dantoc_store::testing::TestDb::postgres()));
 }
+
+#[test]
+fn map_page_on_a_phone_sqlite() {
+    run_script(
+        &common::start(dantoc_store::testing::TestDb::sqlite()),
+        "map.mjs",
+    );
+}
+
+#[test]
+fn map_page_on_a_phone_postgres() {
+    run_script(
+        &common::start(dantoc_store::testing::TestDb::postgres()),
+        "map.mjs",
+    );
+}

@@ -32,6 +32,8 @@ on_both_backends!(
     geojson_downloads_and_villages,
     province_boundaries_import_all_or_nothing,
     gdal_reads_every_feature_with_code_and_geometry,
+    map_page_draws_units_villages_and_figures_by_period,
+    map_page_boundaries_at_finer_detail,
 );
 
 fn codes(fc: &Value) -> Vec<String> {
@@ -716,4 +718,243 @@ fn gdal_reads_every_feature_with_code_and_geometry(s: Server) {
         assert_eq!(codes.len(), n, "{layer}: {codes:?}");
         assert!(codes.contains("22") && codes.contains("01"));
     }
+}
+
+/// The attribute `name` of the element of the page that has `data-code="code"`.
+fn attr_of(html: &str, code: &str, name: &str) -> String {
+    let at = html
+        .find(&format!("data-code=\"{code}\""))
+        .unwrap_or_else(|| panic!("no element of {code}"));
+    let start = html[..at].rfind('<').unwrap();
+    let end = at + html[at..].find('>').unwrap();
+    let tag = &html[start..end];
+    let key = format!(" {name}=\"");
+    let i = tag
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {name} in {tag}"))
+        + key.len();
+    tag[i..i + tag[i..].find('"').unwrap()].to_string()
+}
+
+fn map_page_draws_units_villages_and_figures_by_period(s: Server) {
+    // two years of figures for two communes of Quảng Ninh; three villages, one of them placed
+    // at its commune's centroid, two with their mobile coverage in 2026
+    let dv = |de: &str, ou: &str, pe: &str, v: &str| json!({"dataElement": de, "orgUnit": ou, "period": pe, "categoryOptionCombo": "default", "value": v});
+    let r = s.post_json(
+        "/api/dataValueSets",
+        &json!({"dataValues": [
+            dv("x-pop-total", "06877", "2025", "12000"), dv("x-pop-total", "06877", "2026", "12500"),
+            dv("x-pop-total", "06862", "2025", "30000"), dv("x-pop-total", "06862", "2026", "31000"),
+        ]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let commune = |code: &str| {
+        let p = s
+            .anon
+            .get(&format!(
+                "/ogcapi/collections/units-2025-commune/items/{code}"
+            ))
+            .json();
+        (
+            p["properties"]["centroid_lon"].as_f64().unwrap(),
+            p["properties"]["centroid_lat"].as_f64().unwrap(),
+        )
+    };
+    let ((ax, ay), (bx, by)) = (commune("06877"), commune("06862"));
+    let csv = format!(
+        "code,name,commune,type,lon,lat\n06877-T1,Khe Lạc,06877,thôn,{},{ay}\n06877-T2,Nà Pá,06877,bản,,\n06862-T1,Đồng Tâm,06862,thôn,{bx},{}\n",
+        ax + 0.001,
+        by + 0.001
+    );
+    gis::import_villages(&s.db, &Actor::system(), "thon.csv", csv.as_bytes()).unwrap();
+    let r = s.post_json(
+        "/api/dataValueSets",
+        &json!({"dataValues": [dv("x-thon-noms", "06877-T1", "2026", "1"), dv("x-thon-noms", "06877-T2", "2026", "0")]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let r = s.get("/ban-do?ou=22&ct=x-pop-total");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let csp = r.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("img-src 'self' data: https://tile.openstreetmap.org")
+            && csp.contains("script-src 'self';"),
+        "{csp}"
+    );
+    assert_eq!(
+        r.header("referrer-policy"),
+        Some("strict-origin-when-cross-origin")
+    );
+    let html = &r.body;
+    assert!(html.contains("<h1>Bản đồ: Tỉnh Quảng Ninh</h1>"), "{html}");
+    assert!(html.contains(r#"<script src="/static/map.js" defer></script>"#));
+    assert!(!html.contains("<script>") && !html.contains(" style="));
+    // one path per commune, the figures of both years, the latest shown
+    assert_eq!(html.matches("<path data-code=").count(), 54);
+    assert!(html.contains(r#"data-periods="2025;2026""#), "{html}");
+    assert!(html.contains(r#"<output id="map-period">Năm 2026</output>"#));
+    assert_eq!(attr_of(html, "06877", "data-v"), "12.000|12.500");
+    assert_eq!(attr_of(html, "06862", "data-v"), "30.000|31.000");
+    assert_eq!(attr_of(html, "06652", "data-v"), "|");
+    assert_eq!(attr_of(html, "06652", "data-c"), "- -");
+    assert_eq!(attr_of(html, "06652", "fill"), "url(#map-nodata)");
+    // one set of classes for both years: the larger commune is in a higher class in each
+    let classes = |code: &str| -> Vec<usize> {
+        attr_of(html, code, "data-c")
+            .split(' ')
+            .map(|c| c.parse().unwrap())
+            .collect()
+    };
+    let (small, large) = (classes("06877"), classes("06862"));
+    assert!(
+        small.iter().zip(&large).all(|(a, b)| a < b),
+        "{small:?} {large:?}"
+    );
+    assert!(
+        html.contains("Xã Đông Ngũ: 12.500 người</title>"),
+        "the tooltip"
+    );
+    // the villages, by mobile coverage in 2026: none recorded for 06862-T1
+    assert_eq!(html.matches("<circle class=\"vil").count(), 3);
+    assert_eq!(attr_of(html, "06877-T1", "data-s"), "- 1");
+    assert!(attr_of(html, "06877-T1", "class").starts_with("vil v1"));
+    assert_eq!(attr_of(html, "06877-T2", "class"), "vil v0 approx");
+    assert_eq!(attr_of(html, "06862-T1", "class"), "vil vn");
+    assert!(
+        html.contains("3 thôn, bản; 1 chưa có sóng di động (Năm 2026)."),
+        "{html}"
+    );
+    // the boundaries' sources are named
+    assert!(html.contains("© 2021 Thang Le Quoc, giấy phép MIT"));
+    // an earlier period, by its code or its place on the slider
+    for q in ["ky=2025", "t=0"] {
+        let r = s.get(&format!("/ban-do?ou=22&ct=x-pop-total&{q}"));
+        assert!(
+            r.body
+                .contains(r#"<output id="map-period">Năm 2025</output>"#),
+            "{q}"
+        );
+        assert!(r.body.contains("Xã Đông Ngũ: 12.000 người</title>"), "{q}");
+    }
+    // layers as asked (the form sends lop=_ first)
+    let r = s.get("/ban-do?ou=22&lop=_&lop=thon");
+    assert!(
+        r.body
+            .contains(r#"<div id="map" class="map no-lines no-fill""#)
+    );
+    // anonymous readers see published figures only: none here
+    let r = s.anon.get("/ban-do?ou=22&ct=x-pop-total");
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains(r#"data-periods="""#));
+    assert!(r.body.contains("Chưa có số liệu của chỉ tiêu này"));
+    assert!(!r.body.contains("12.500"));
+
+    // a commune: itself and its villages; the country: its provinces
+    let r = s.get("/ban-do?ou=06877&ct=x-pop-total");
+    assert_eq!(r.body.matches("<path data-code=").count(), 1);
+    assert_eq!(r.body.matches("<circle class=\"vil").count(), 2);
+    let r = s.get("/ban-do?ou=VN");
+    assert_eq!(r.body.matches("<path data-code=").count(), 34);
+    assert!(
+        r.body
+            .contains("Chọn một tỉnh hoặc một xã để xem các thôn, bản.")
+    );
+    let r = s.get("/ban-do?ou=VN&v=2024");
+    assert_eq!(r.body.matches("<path data-code=").count(), 63);
+    assert!(r.body.contains("CC BY-SA 4.0"));
+
+    // errors say what is wrong
+    assert_eq!(s.get("/ban-do?ou=99999").status, 404);
+    for (q, field) in [
+        ("ct=khong-co", "ct"),
+        ("pp=kmeans", "pp"),
+        ("t=abc", "t"),
+        ("v=2019", "v"),
+    ] {
+        let r = s.get(&format!("/ban-do?{q}"));
+        assert_eq!(r.status, 400, "{q}");
+        assert_eq!(r.json()["errors"][0]["field"], field, "{q}");
+    }
+    // the site links to it, the unit page too; its script is served
+    assert!(
+        s.anon
+            .get("/")
+            .body
+            .contains(r#"<a href="/ban-do">Bản đồ</a>"#)
+    );
+    assert!(
+        s.anon
+            .get("/don-vi/06877")
+            .body
+            .contains(r#"href="/ban-do?ou=06877""#)
+    );
+    let js = s.anon.get("/static/map.js");
+    assert_eq!(js.status, 200);
+    assert!(
+        js.header("content-type")
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+}
+
+fn map_page_boundaries_at_finer_detail(s: Server) {
+    let page = s.anon.get("/ban-do?ou=22").body;
+    let frame = |k: &str| -> f64 {
+        let key = format!("data-{k}=\"");
+        let i = page.find(&key).unwrap() + key.len();
+        page[i..i + page[i..].find('"').unwrap()].parse().unwrap()
+    };
+    let r = s.anon.get("/api/maps/boundaries.json?ou=22&detail=4");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let j = r.json();
+    // the page's frame, finer paths for each of its communes
+    assert_eq!(j["frame"]["zoom"].as_f64().unwrap(), frame("zoom"));
+    assert_eq!(j["frame"]["x0"].as_f64().unwrap(), frame("x0"));
+    assert_eq!(j["frame"]["y0"].as_f64().unwrap(), frame("y0"));
+    assert_eq!(j["detail"], 4);
+    assert_eq!(j["quantum"], 0.025);
+    let paths = j["paths"].as_object().unwrap();
+    assert_eq!(paths.len(), 54);
+    let coarse = attr_of(&page, "06877", "d");
+    let fine = paths["06877"].as_str().unwrap();
+    assert!(fine.starts_with('M') && fine.ends_with('z'));
+    let vertices = |d: &str| d.split(['l', ' ', '-']).filter(|x| !x.is_empty()).count();
+    assert!(vertices(fine) > vertices(&coarse), "{fine}\n{coarse}");
+    // only the units meeting a box
+    let (x, y) = {
+        let p = s
+            .anon
+            .get("/ogcapi/collections/units-2025-commune/items/06877")
+            .json();
+        (
+            p["properties"]["centroid_lon"].as_f64().unwrap(),
+            p["properties"]["centroid_lat"].as_f64().unwrap(),
+        )
+    };
+    let b = s
+        .anon
+        .get(&format!(
+            "/api/maps/boundaries.json?ou=22&detail=16&bbox={},{},{},{}",
+            x - 0.001,
+            y - 0.001,
+            x + 0.001,
+            y + 0.001
+        ))
+        .json();
+    let near: Vec<&String> = b["paths"].as_object().unwrap().keys().collect();
+    assert!(
+        near.contains(&&"06877".to_string()) && near.len() < 5,
+        "{near:?}"
+    );
+    // errors
+    for (q, field) in [
+        ("ou=22&detail=3", "detail"),
+        ("detail=4", "ou"),
+        ("ou=22&bbox=1,2", "bbox"),
+    ] {
+        let r = s.anon.get(&format!("/api/maps/boundaries.json?{q}"));
+        assert_eq!(r.status, 400, "{q}");
+        assert_eq!(r.json()["errors"][0]["field"], field, "{q}");
+    }
+    assert_eq!(s.anon.get("/api/maps/boundaries.json?ou=99999").status, 404);
 }

@@ -106,6 +106,12 @@ async fn draw(s: &AppState, who: &Principal, q: Option<&str>) -> ApiResult<(Stri
     fill_from_table(&mut units, &t);
     spec.title = t.title.clone();
     spec.source = t.source.clone();
+    spec.attribution = match version {
+        dantoc_domain::admin::HierarchyVersion::V2024 => {
+            crate::map_page::BOUNDARY_SOURCES_2024.to_string()
+        }
+        _ => crate::map_page::BOUNDARY_SOURCES_2025.to_string(),
+    };
     spec.unit_of_measure = p.get("unit").unwrap_or("").to_string();
     if let Some(f) = t
         .filters
