@@ -913,6 +913,7 @@ type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// A ring in pixels, not closed.
 type Ring = Vec<Coord<f64>>;
+type Holes = Vec<Ring>;
 
 /// A ring of the input: which unit, polygon, and whether it is a hole; its vertices as ids.
 struct RingIds {
@@ -1124,7 +1125,8 @@ fn shapes(units: &[MapUnit], d: &Draw) -> Vec<Shape> {
         .enumerate()
         .map(|(ui, rings)| {
             // Polygons by index: exterior kept if big enough, then its big enough holes.
-            let mut polys: Vec<(Option<(Ring, bool)>, Vec<Ring>)> =
+            // per polygon: its exterior (and whether it is kept however small), its holes
+            let mut polys: Vec<(Option<(Ring, bool)>, Holes)> =
                 vec![(None, Vec::new()); units[ui].geometry.0.len()];
             for (pi, hole, keep, ring) in rings {
                 if hole {

@@ -253,7 +253,7 @@ mod tests {
         u.geometry = MultiPolygon(vec![geo::Polygon::new(geo::LineString(ring), vec![])]);
         let units = vec![u];
         let f = Frame::of_units(&units).unwrap();
-        let count = |d: &str| d.matches(|c: char| c == ' ' || c == '-').count();
+        let count = |d: &str| d.matches([' ', '-']).count();
         let p1 = paths(&units, &f, 1);
         let p16 = paths(&units, &f, 16);
         assert_eq!(p1.len(), 1);

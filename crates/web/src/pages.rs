@@ -187,10 +187,15 @@ impl UnitPage {
     fn share(&self, l: &LineageLink) -> String {
         number((l.weight * 100.0).round(), self.c.lang) + "\u{a0}%"
     }
+    /// The map of the unit (a village: of its commune, where it is drawn).
     fn map_href(&self) -> String {
+        let code = match (&self.unit.kind, &self.unit.parent_code) {
+            (UnitKind::Village, Some(p)) => p,
+            _ => &self.unit.code,
+        };
         match self.unit.version {
-            HierarchyVersion::CURRENT => format!("/ban-do?ou={}", self.unit.code),
-            v => format!("/ban-do?ou={}&v={}", self.unit.code, v.as_str()),
+            HierarchyVersion::CURRENT => format!("/ban-do?ou={code}"),
+            v => format!("/ban-do?ou={code}&v={}", v.as_str()),
         }
     }
     fn period_href(&self, p: &str) -> String {

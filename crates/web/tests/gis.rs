@@ -888,6 +888,19 @@ fn map_page_draws_units_villages_and_figures_by_period(s: Server) {
             .body
             .contains(r#"href="/ban-do?ou=06877""#)
     );
+    // a village is drawn on its commune's map; its own has nothing to draw, and says so
+    assert!(
+        s.anon
+            .get("/don-vi/06877-T1")
+            .body
+            .contains(r#"href="/ban-do?ou=06877""#)
+    );
+    let r = s.anon.get("/ban-do?ou=06877-T1");
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body
+            .contains("Chưa có ranh giới của đơn vị này để vẽ bản đồ.")
+    );
     let js = s.anon.get("/static/map.js");
     assert_eq!(js.status, 200);
     assert!(

@@ -340,6 +340,8 @@ fn stored_markup_is_escaped_in_every_page(s: Server) {
         "/chi-tieu",
         "/tim-kiem?q=alert",
         "/quan-tri/nguoi-dung",
+        "/ban-do?ou=06877&ct=x-cnscd-to",
+        "/ban-do?ou=22&ct=x-cnscd-to",
         &format!(
             "/tim-kiem?q={}",
             form_urlencoded::byte_serialize(XSS.as_bytes()).collect::<String>()
@@ -367,6 +369,10 @@ fn stored_markup_is_escaped_in_every_page(s: Server) {
     assert!(escaped(&admin.get("/don-vi/06877-XSS").body, "script&"));
     assert!(escaped(&admin.get("/quan-tri/nguoi-dung").body, "script&"));
     assert!(escaped(&admin.get("/don-vi/06877").body, "img src=x"));
+    // the map page names the village and the indicator in its markup, escaped
+    let map = admin.get("/ban-do?ou=06877&ct=x-cnscd-to").body;
+    assert!(map.contains(r#"data-code="06877-XSS""#), "{map}");
+    assert!(escaped(&map, "script&"));
 }
 
 fn state_changes_need_the_csrf_token(s: Server) {
