@@ -9,6 +9,7 @@ pub mod access;
 pub mod admin;
 pub mod analytics;
 pub mod disagg;
+pub mod entry;
 pub mod error;
 pub mod ethnic;
 pub mod form;

@@ -11,6 +11,7 @@ pub mod csv_reference;
 pub mod csv_values;
 pub mod db;
 pub mod demo;
+pub mod entry;
 pub mod error;
 pub mod ethnic;
 pub mod forms;
