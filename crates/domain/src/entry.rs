@@ -83,7 +83,10 @@ pub fn check_batch(b: &EntryBatch) -> Problems {
         );
     }
     if b.values.is_empty() {
-        p.push(FieldError::new("values", "a batch holds at least one value"));
+        p.push(FieldError::new(
+            "values",
+            "a batch holds at least one value",
+        ));
     }
     if b.values.len() > MAX_VALUES {
         p.push(FieldError::new(
@@ -228,7 +231,11 @@ mod tests {
         assert_eq!(number_input(" 12,5 "), "12.5");
         assert_eq!(number_input("1 234"), "1234");
         assert_eq!(number_input("1.5"), "1.5");
-        assert_eq!(number_input("1,234,5"), "1,234,5", "left for the check to refuse");
+        assert_eq!(
+            number_input("1,234,5"),
+            "1,234,5",
+            "left for the check to refuse"
+        );
         let v = EntryValue {
             indicator: "x".into(),
             disagg: String::new(),

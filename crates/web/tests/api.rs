@@ -398,6 +398,8 @@ fn openapi_documents_every_route(s: Server) {
         ("/api/forms/{code}", "get"),
         ("/api/forms/{code}", "put"),
         ("/api/forms/{code}", "delete"),
+        ("/api/forms/{code}/entry", "get"),
+        ("/api/dataEntry", "post"),
         ("/api/maps/choropleth.svg", "get"),
         ("/api/maps/choropleth.png", "get"),
     ];

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod analytics;
+pub mod entry;
 pub mod forms;
 pub mod maps;
 pub mod ogc;
