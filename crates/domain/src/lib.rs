@@ -11,6 +11,7 @@ pub mod analytics;
 pub mod approval;
 pub mod dhis2;
 pub mod disagg;
+pub mod entry;
 pub mod error;
 pub mod ethnic;
 pub mod form;

@@ -13,6 +13,7 @@ pub mod csv_values;
 pub mod db;
 pub mod demo;
 pub mod dhis2;
+pub mod entry;
 pub mod error;
 pub mod ethnic;
 pub mod form_files;

@@ -80,6 +80,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0009_approval.sql"),
         then: None,
     },
+    Migration {
+        version: 10,
+        name: "entry",
+        sqlite: include_str!("../migrations/sqlite/0010_entry.sql"),
+        postgres: include_str!("../migrations/postgres/0010_entry.sql"),
+        then: None,
+    },
 ];
 
 /// Apply the migrations not yet applied; returns the versions applied now.

@@ -858,6 +858,7 @@ pub(crate) fn on_import(
         validation: vec![],
         validation_count: 0,
         validation_checks: 0,
+        stale: vec![],
     };
     found.report(&mut s, locate);
     Ok(Err(s))

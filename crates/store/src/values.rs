@@ -381,6 +381,13 @@ pub struct ImportOptions {
     /// while the others are written by the strategy: a form file's cleared cell
     /// (form_files.rs). Takes the per-value path (no bulk).
     pub delete_empty: bool,
+    /// Cell-by-cell entry (`entry.rs`): for item `i`, the version of its stored value that the
+    /// writer last saw (0: none stored). The item is written only over that version — checked by
+    /// the write statement itself, in the import's transaction, so that of two concurrent saves
+    /// of one cell only one wins — and is otherwise left as stored and listed in
+    /// [`ImportSummary::stale`]. An item without a value deletes the cell's value. Per-value
+    /// writes only (never the bulk paths).
+    pub base_versions: Option<Vec<i64>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -404,6 +411,10 @@ pub struct ImportSummary {
     pub conflict_count: u64,
     pub dry_run: bool,
     pub rows: u64,
+    /// Items not written because their stored value changed since the writer read it (see
+    /// [`ImportOptions::base_versions`]), by item index; also counted as ignored.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stale: Vec<usize>,
     /// Violations of validation rules (the first 1,000, in item order, each located).
     pub validation: Vec<crate::validation::Violation>,
     /// Violations in all.
@@ -428,6 +439,8 @@ struct Batch<'a> {
     disagg_ids: HashMap<String, i64>,
     count: ImportCount,
     audits: Vec<(String, Option<serde_json::Value>, Option<serde_json::Value>)>,
+    /// Items left as stored: see [`ImportOptions::base_versions`].
+    stale: Vec<usize>,
 }
 
 fn disagg_id(
@@ -489,8 +502,14 @@ const DELETE_SQL: &str = "DELETE FROM data_value WHERE indicator_id = $1 AND uni
     AND month_start = $5";
 
 impl Batch<'_> {
-    /// Write one value through the portable statements.
-    fn put(&mut self, c: &mut dyn Conn, r: &Checked, disagg: &str) -> Result<(), StoreError> {
+    /// Write one value (item `i`) through the portable statements.
+    fn put(
+        &mut self,
+        c: &mut dyn Conn,
+        i: usize,
+        r: &Checked,
+        disagg: &str,
+    ) -> Result<(), StoreError> {
         let did = disagg_id(c, &mut self.disagg_ids, disagg)?;
         let ptext = r.period.to_string();
         let (ms, me) = r.period.month_range();
@@ -506,7 +525,9 @@ impl Batch<'_> {
             (None, true) => Strategy::Delete,
             _ => self.opts.strategy,
         };
+        let base = self.opts.base_versions.as_ref().and_then(|b| b.get(i));
         let changed = match strategy {
+            _ if base.is_some() => self.put_versioned(c, i, r, &key, base.copied().unwrap_or(0))?,
             Strategy::Delete => {
                 let n = c.execute(DELETE_SQL, &params![key.0, key.1, &key.2, key.3, key.4])?;
                 self.count.deleted += n;
@@ -577,6 +598,91 @@ impl Batch<'_> {
         }
         Ok(())
     }
+
+    /// Cell-by-cell entry: write item `i` only over the stored version `base` (0: nothing
+    /// stored); no value deletes. Returns whether the stored value changed. Not written: the
+    /// stored value already is the one asked for (ignored), or it changed since the writer read
+    /// it (stale).
+    fn put_versioned(
+        &mut self,
+        c: &mut dyn Conn,
+        i: usize,
+        r: &Checked,
+        key: &Key,
+        base: i64,
+    ) -> Result<bool, StoreError> {
+        let (ms, me) = r.period.month_range();
+        let n = match &r.value {
+            None => c.execute(
+                &format!("{DELETE_SQL} AND version = $6"),
+                &params![key.0, key.1, &key.2, key.3, key.4, base],
+            )?,
+            Some(v) if base == 0 => c.execute(
+                INSERT_SQL,
+                &params![
+                    key.0,
+                    key.1,
+                    &key.2,
+                    key.3,
+                    ms as i64,
+                    me as i64,
+                    v.number,
+                    &v.text,
+                    r.comment.clone(),
+                    r.followup.unwrap_or(false),
+                    self.opts.demo,
+                    self.opts.source.clone(),
+                    &self.actor.name,
+                    &self.now
+                ],
+            )?,
+            Some(v) => c.execute(
+                &format!("{UPDATE_SQL} AND version = $14"),
+                &params![
+                    v.number,
+                    &v.text,
+                    r.comment.clone(),
+                    r.followup.map(|b| b as i64),
+                    self.opts.demo,
+                    self.opts.source.clone(),
+                    &self.actor.name,
+                    &self.now,
+                    key.0,
+                    key.1,
+                    &key.2,
+                    key.3,
+                    key.4,
+                    base
+                ],
+            )?,
+        };
+        if n > 0 {
+            match (&r.value, base) {
+                (None, _) => self.count.deleted += 1,
+                (Some(_), 0) => self.count.imported += 1,
+                (Some(_), _) => self.count.updated += 1,
+            }
+            return Ok(true);
+        }
+        let now = c.query_one(
+            "SELECT value_text, comment FROM data_value
+             WHERE indicator_id = $1 AND unit_id = $2 AND period = $3 AND disagg_id = $4
+               AND month_start = $5",
+            &params![key.0, key.1, &key.2, key.3, key.4],
+        )?;
+        let already = match (&now, &r.value) {
+            (None, None) => true,
+            (Some(row), Some(v)) => {
+                row.str(0) == v.text && (r.comment.is_none() || row.opt_str(1) == r.comment)
+            }
+            _ => false,
+        };
+        if !already {
+            self.stale.push(i);
+        }
+        self.count.ignored += 1;
+        Ok(false)
+    }
 }
 
 /// What makes two values the same stored value; ordered as the primary key of `data_value`,
@@ -624,7 +730,8 @@ impl Checking {
         Checking {
             cat,
             delete: opts.strategy == Strategy::Delete,
-            delete_empty: opts.delete_empty,
+            // a cell emptied on the entry page (base_versions) deletes too
+            delete_empty: opts.delete_empty || opts.base_versions.is_some(),
             errors: vec![],
             error_count: 0,
             resolved: vec![],
@@ -756,6 +863,7 @@ impl Checking {
             validation: vec![],
             validation_count: 0,
             validation_checks: 0,
+            stale: vec![],
         })
     }
 }
@@ -769,12 +877,35 @@ pub fn import(
     items: impl IntoIterator<Item = Result<RawValue, FieldError>>,
     locate: &dyn Fn(usize, FieldError) -> FieldError,
 ) -> Result<ImportSummary, StoreError> {
+    import_with(db, actor, opts, items, locate, &mut |_, _| Ok(()))
+}
+
+/// What [`import_with`] runs in the import's transaction once the values are written, with
+/// the summary: more writes that must commit with the values, or not at all (the entry page
+/// records its batch there). An error rolls the whole import back.
+pub type AfterWrite<'a> =
+    &'a mut dyn FnMut(&mut dyn Conn, &ImportSummary) -> Result<(), StoreError>;
+
+/// [`import`], running `then` in the import's transaction after the values are written (not
+/// when the import is refused).
+pub fn import_with(
+    db: &Db,
+    actor: &Actor,
+    opts: &ImportOptions,
+    items: impl IntoIterator<Item = Result<RawValue, FieldError>>,
+    locate: &dyn Fn(usize, FieldError) -> FieldError,
+    then: AfterWrite,
+) -> Result<ImportSummary, StoreError> {
     let mut cat = db.read(Catalogue::load)?;
     cat.allowed = opts.allowed_units.clone();
     cat.locks.attach(db); // approvals (issue #4): reads a unit's locks when it meets the unit
     let mut checking = Checking::new(cat, opts);
     let mut items = items.into_iter();
-    if db.backend() == Backend::Postgres && crate::bulk::streams(opts) && !opts.delete_empty {
+    if db.backend() == Backend::Postgres
+        && crate::bulk::streams(opts)
+        && !opts.delete_empty
+        && opts.base_versions.is_none()
+    {
         for mut item in items.by_ref() {
             checking.item(&mut item);
             if checking.next == BULK_MIN {
@@ -782,7 +913,7 @@ pub fn import(
             }
         }
         if checking.next == BULK_MIN && checking.error_count == 0 {
-            return streamed(db, actor, opts, checking, items, locate);
+            return streamed(db, actor, opts, checking, items, locate, then);
         }
     }
     for mut item in items {
@@ -795,18 +926,19 @@ pub fn import(
     let bulk = ready.resolved.len() >= BULK_MIN
         && !opts.audit_each
         && opts.strategy != Strategy::Delete
-        && !opts.delete_empty;
-    let (mut refused, mut found) = (None, None);
+        && !opts.delete_empty
+        && opts.base_versions.is_none();
+    let mut refused = None;
     let work = |c: &mut dyn Conn| {
         let v =
             crate::validation::on_import(c, &ready.cat, &ready.resolved, ready.rows, opts, locate)?;
-        match v {
-            Ok(f) => found = Some(f),
+        let found = match v {
+            Ok(f) => f,
             Err(summary) => {
                 refused = Some(summary);
                 return Err(StoreError::Conflict("the import was refused".into()));
             }
-        }
+        };
         let b = Batch {
             now: crate::clock::now(),
             actor,
@@ -814,11 +946,16 @@ pub fn import(
             disagg_ids: HashMap::new(),
             count: ImportCount::default(),
             audits: vec![],
+            stale: vec![],
         };
-        write(c, b, &ready, bulk, None)
+        let (count, stale) = write(c, b, &ready, bulk, None)?;
+        let mut summary = success(opts, ready.rows, count, stale);
+        found.report(&mut summary, locate);
+        then(c, &summary)?;
+        Ok(summary)
     };
     // the bulk paths check the references once, set-based, instead of row by row
-    let count = if bulk {
+    let outcome = if bulk {
         db.bulk_transaction(!opts.dry_run, work)
     } else {
         db.transaction(!opts.dry_run, work)
@@ -826,11 +963,7 @@ pub fn import(
     if let Some(summary) = refused {
         return Ok(summary);
     }
-    let mut s = success(opts, ready.rows, count?);
-    if let Some(f) = found {
-        f.report(&mut s, locate);
-    }
-    Ok(s)
+    outcome
 }
 
 /// PostgreSQL, a large import that creates values: the transaction starts once [`BULK_MIN`]
@@ -845,9 +978,9 @@ fn streamed(
     mut checking: Checking,
     items: impl Iterator<Item = Item>,
     locate: &dyn Fn(usize, FieldError) -> FieldError,
+    then: AfterWrite,
 ) -> Result<ImportSummary, StoreError> {
     let mut refused: Option<ImportSummary> = None;
-    let mut found = None;
     let outcome = db.bulk_transaction(!opts.dry_run, |c| {
         let mut b = Batch {
             now: crate::clock::now(),
@@ -856,6 +989,7 @@ fn streamed(
             disagg_ids: HashMap::new(),
             count: ImportCount::default(),
             audits: vec![],
+            stale: vec![],
         };
         // the disaggregations met so far (created if new), and every one stored: the stream
         // cannot create one while it copies
@@ -903,14 +1037,18 @@ fn streamed(
                     opts,
                     locate,
                 )?;
-                match v {
-                    Ok(f) => found = Some(f),
+                let found = match v {
+                    Ok(f) => f,
                     Err(summary) => {
                         refused = Some(summary);
                         return Err(StoreError::Conflict("the import was refused".into()));
                     }
-                }
-                write(c, b, &ready, true, Some(&streamed)).map(|n| (n, ready.rows))
+                };
+                let (count, stale) = write(c, b, &ready, true, Some(&streamed))?;
+                let mut summary = success(opts, ready.rows, count, stale);
+                found.report(&mut summary, locate);
+                then(c, &summary)?;
+                Ok(summary)
             }
             Err(summary) => {
                 // roll back whatever was written
@@ -922,12 +1060,7 @@ fn streamed(
     if let Some(summary) = refused {
         return Ok(summary);
     }
-    let (count, rows) = outcome?;
-    let mut s = success(opts, rows, count);
-    if let Some(f) = found {
-        f.report(&mut s, locate);
-    }
-    Ok(s)
+    outcome
 }
 
 /// Write checked values in the transaction `c` — by the engine's bulk path when `bulk`, less
@@ -939,7 +1072,7 @@ fn write(
     ready: &Ready,
     bulk: bool,
     streamed: Option<&crate::bulk::Streamed>,
-) -> Result<ImportCount, StoreError> {
+) -> Result<(ImportCount, Vec<usize>), StoreError> {
     let Ready {
         cat,
         resolved,
@@ -995,8 +1128,9 @@ fn write(
             b.count.imported += s.count();
         }
     } else {
-        for r in resolved {
-            b.put(c, r, cat.disagg_code(r.disagg))?;
+        // every item passed its checks, so item indexes are indexes into `resolved`
+        for (i, r) in resolved.iter().enumerate() {
+            b.put(c, i, r, cat.disagg_code(r.disagg))?;
         }
     }
     // pivots read these pairs from the values until their pre-aggregates are rebuilt
@@ -1017,7 +1151,12 @@ fn write(
             audit::record(
                 c,
                 actor,
-                action_of(opts.strategy),
+                // a cell emptied on the entry page deletes under any strategy
+                if after.is_none() {
+                    "delete"
+                } else {
+                    action_of(opts.strategy)
+                },
                 "data_value",
                 key,
                 before.as_ref(),
@@ -1037,11 +1176,16 @@ fn write(
             Some(&after),
         )?;
     }
-    Ok(b.count)
+    Ok((b.count, b.stale))
 }
 
 /// The summary of an import that went through.
-fn success(opts: &ImportOptions, rows: u64, count: ImportCount) -> ImportSummary {
+fn success(
+    opts: &ImportOptions,
+    rows: u64,
+    count: ImportCount,
+    stale: Vec<usize>,
+) -> ImportSummary {
     ImportSummary {
         status: "SUCCESS",
         description: if opts.dry_run {
@@ -1057,6 +1201,7 @@ fn success(opts: &ImportOptions, rows: u64, count: ImportCount) -> ImportSummary
         validation: vec![],
         validation_count: 0,
         validation_checks: 0,
+        stale,
     }
 }
 

@@ -7,6 +7,7 @@ pub mod analytics_pages;
 pub mod api;
 pub mod approval_pages;
 pub mod auth;
+pub mod entry_pages;
 pub mod error;
 pub mod form_editor;
 pub mod form_pages;
@@ -149,6 +150,15 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/dataValues/history", get(v::history))
         .route("/api/forms", get(api::forms::list))
+        .route("/api/forms/{code}/entry", get(api::entry::grid))
+        .route("/api/dataEntry", post(api::entry::save))
+        .route("/nhap-lieu", get(entry_pages::list))
+        .route("/nhap-lieu/sw.js", get(entry_pages::service_worker))
+        .route(
+            "/nhap-lieu/{form}",
+            get(entry_pages::page).post(entry_pages::post),
+        )
+        .route("/static/entry.js", get(entry_pages::entry_js))
         .route(
             "/api/forms/{code}",
             get(api::forms::get)

@@ -411,6 +411,8 @@ fn openapi_documents_every_route(s: Server) {
         ("/api/completeness", "get"),
         ("/api/completeness.csv", "get"),
         ("/api/completeness/overdue", "get"),
+        ("/api/forms/{code}/entry", "get"),
+        ("/api/dataEntry", "post"),
         ("/api/maps/choropleth.svg", "get"),
         ("/api/maps/choropleth.png", "get"),
         ("/api/validationRules", "get"),

@@ -194,3 +194,87 @@ fn map_page_on_a_phone_postgres() {
         "map.mjs",
     );
 }
+
+/// The data entry page online, offline and back (tests/browser/entry.mjs), then, in the
+/// database, every value reached the server exactly once.
+fn entry(s: common::Server) {
+    use dantoc_domain::access::Role;
+    s.user("can-bo-dong-ngu", Role::CommuneOfficer, &["06877"]);
+    s.user("can-bo-tinh-qn", Role::ProvinceOfficer, &["22"]);
+    run_script_with(
+        &s,
+        "entry.mjs",
+        &["can-bo-dong-ngu", common::PASSWORD, "can-bo-tinh-qn"],
+    );
+    let cell = |ind: &str, dis: &str| -> (String, i64) {
+        s.db.read(|c| {
+            c.query_one(
+                "SELECT d.value_text, d.version FROM data_value d
+                 JOIN indicator i ON i.id = d.indicator_id JOIN disaggregation g ON g.id = d.disagg_id
+                 JOIN admin_unit u ON u.id = d.unit_id
+                 WHERE i.code = $1 AND g.code = $2 AND u.code = '06877' AND u.version = '2025'
+                   AND d.period = '2025'",
+                &[ind.into(), dis.into()],
+            )
+        })
+        .unwrap()
+        .map(|r| (r.str(0), r.i64(1)))
+        .unwrap_or_else(|| panic!("{ind} {dis} did not reach the server"))
+    };
+    // new cells: written once; demo cells: one version more; the conflict: the officer's
+    // value over the province's
+    assert_eq!(cell("0101", "E08.F"), ("19".into(), 1));
+    assert_eq!(
+        cell("x-ho-dtts", "E08"),
+        ("9".into(), 1),
+        "the batch sent twice"
+    );
+    assert_eq!(cell("x-ho-ngheo-dtts", "E08"), ("3".into(), 1));
+    assert_eq!(cell("x-pop-total", "M"), ("4321".into(), 2));
+    assert_eq!(cell("x-pop-total", "F"), ("4567".into(), 2));
+    assert_eq!(cell("0101", "E08.M"), ("22".into(), 3));
+    let count = |sql: &str| s.db.read(|c| c.scalar_i64(sql, &[])).unwrap();
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM audit_log WHERE entity = 'data_value' AND actor = 'can-bo-dong-ngu'"
+        ),
+        7,
+        "one audit entry per write: six cells, and the one kept after the conflict"
+    );
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM audit_log WHERE entity = 'data_value' AND actor = 'can-bo-tinh-qn'"
+        ),
+        1
+    );
+    assert_eq!(
+        count("SELECT coalesce(sum(saved), 0) FROM entry_batch WHERE account = 'can-bo-dong-ngu'"),
+        7,
+        "every batch recorded once, each cell saved once"
+    );
+    assert_eq!(
+        count(
+            "SELECT coalesce(sum(conflicts), 0) FROM entry_batch WHERE account = 'can-bo-dong-ngu'"
+        ),
+        1
+    );
+    assert_eq!(count("SELECT coalesce(sum(errors), 0) FROM entry_batch"), 0);
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM data_value_history h JOIN indicator i ON i.id = h.indicator_id
+             JOIN disaggregation g ON g.id = h.disagg_id WHERE i.code = '0101' AND g.code = 'E08.M'"
+        ),
+        2,
+        "the two earlier states of the cell in conflict"
+    );
+}
+
+#[test]
+fn entry_on_a_phone_online_and_offline_sqlite() {
+    entry(common::start(dantoc_store::testing::TestDb::sqlite()));
+}
+
+#[test]
+fn entry_on_a_phone_online_and_offline_postgres() {
+    entry(common::start(dantoc_store::testing::TestDb::postgres()));
+}

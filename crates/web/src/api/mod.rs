@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod analytics;
 pub mod approvals;
 pub mod dhis2;
+pub mod entry;
 pub mod forms;
 pub mod maps;
 pub mod ogc;
