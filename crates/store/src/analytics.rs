@@ -297,22 +297,27 @@ fn resolve_ou(
     }
     let wanted: Vec<&(String, HierarchyVersion, String)> = slots.iter().flatten().collect();
     let mut found: HashMap<(HierarchyVersion, String), crate::db::Row> = HashMap::new();
-    for chunk in wanted.chunks(500) {
-        let mut p: Vec<Val> = vec![];
-        let mut ors = vec![];
-        for (code, ver, _) in chunk {
-            p.push(Val::from(ver.as_str()));
-            p.push(Val::from(code.as_str()));
-            ors.push(format!(
-                "(version = ${} AND code = ${})",
-                p.len() - 1,
-                p.len()
-            ));
+    // one `IN` list per hierarchy version: PostgreSQL plans a chain of 500 `OR`s slowly
+    // (about 60 ms per chain), an `IN` list at once
+    let mut by_version: Vec<(HierarchyVersion, Vec<&str>)> = vec![];
+    for (code, ver, _) in &wanted {
+        match by_version.iter_mut().find(|(v, _)| v == ver) {
+            Some((_, codes)) => codes.push(code.as_str()),
+            None => by_version.push((*ver, vec![code.as_str()])),
         }
+    }
+    let chunks = by_version
+        .iter()
+        .flat_map(|(ver, codes)| codes.chunks(500).map(move |chunk| (*ver, chunk)));
+    for (ver, chunk) in chunks {
+        let mut p: Vec<Val> = vec![Val::from(ver.as_str())];
+        p.extend(chunk.iter().map(|code| Val::from(*code)));
+        let list: Vec<String> = (2..=p.len()).map(|i| format!("${i}")).collect();
         for r in c.query(
             &format!(
-                "SELECT id, code, full_name, kind, version FROM admin_unit WHERE {}",
-                ors.join(" OR ")
+                "SELECT id, code, full_name, kind, version FROM admin_unit
+                  WHERE version = $1 AND code IN ({})",
+                list.join(", ")
             ),
             &p,
         )? {
