@@ -110,33 +110,104 @@ fn conflict_nothing(c: &dyn Conn) -> (&'static str, &'static str) {
     }
 }
 
-/// Mark (indicator, period) pairs as written: pivots read them from `data_value` until the
-/// refresher has rebuilt their pre-aggregates. Indicators weighted by a written indicator are
-/// marked too. On PostgreSQL this waits for a refresh in progress (see [`refresh`]).
+/// The area of a dirty pair that stands for every province (a change of units or lineage).
+const EVERY_PROVINCE: i64 = 0;
+
+/// Mark (indicator, period) pairs as written in every province: pivots read them from
+/// `data_value` until the refresher has rebuilt their pre-aggregates. Indicators weighted by a
+/// written indicator are marked too. On PostgreSQL this waits for a refresh in progress (see
+/// [`refresh`]).
 pub fn mark_dirty(c: &mut dyn Conn, pairs: &BTreeSet<(i64, String)>) -> Result<(), StoreError> {
-    if pairs.is_empty() {
+    let triples: BTreeSet<(i64, String, i64)> = pairs
+        .iter()
+        .map(|(i, p)| (*i, p.clone(), EVERY_PROVINCE))
+        .collect();
+    mark_areas_dirty(c, &triples)
+}
+
+/// Mark what a write touched — (indicator, period, unit) of each value written — as dirty in
+/// the current provinces those units roll up into: pivots read those provinces' values for
+/// those pairs, and the refresher rebuilds those provinces only (BENCHMARKS.md, issue #5).
+pub fn mark_written(
+    c: &mut dyn Conn,
+    written: impl IntoIterator<Item = (i64, Period, i64)>,
+) -> Result<(), StoreError> {
+    // values arrive grouped by cell: skip the repeats next to each other first
+    let mut seen: std::collections::HashSet<(i64, Period, i64)> = Default::default();
+    let mut last = None;
+    for w in written {
+        if last != Some(w) {
+            seen.insert(w);
+            last = Some(w);
+        }
+    }
+    if seen.is_empty() {
+        return Ok(());
+    }
+    let units: BTreeSet<i64> = seen.iter().map(|w| w.2).collect();
+    let units: Vec<i64> = units.into_iter().collect();
+    let mut provinces: HashMap<i64, Vec<i64>> = HashMap::new();
+    for chunk in units.chunks(500) {
+        for r in c.query(
+            &format!(
+                "SELECT r.unit_id, r.ancestor_id FROM unit_rollup r
+                   JOIN admin_unit a ON a.id = r.ancestor_id AND a.version = '2025' AND a.kind = 'province'
+                  WHERE r.unit_id IN ({})",
+                id_list(chunk.iter().copied())
+            ),
+            &[],
+        )? {
+            provinces.entry(r.i64(0)).or_default().push(r.i64(1));
+        }
+    }
+    let mut triples: BTreeSet<(i64, String, i64)> = BTreeSet::new();
+    let mut pairs: HashMap<(i64, Period), String> = HashMap::new();
+    for (ind, per, unit) in seen {
+        // a unit that rolls up into no current province is in no pre-aggregate
+        let Some(areas) = provinces.get(&unit) else {
+            continue;
+        };
+        let text = pairs
+            .entry((ind, per))
+            .or_insert_with(|| per.to_string())
+            .clone();
+        for a in areas {
+            triples.insert((ind, text.clone(), *a));
+        }
+    }
+    mark_areas_dirty(c, &triples)
+}
+
+/// Mark (indicator, period, province) triples dirty (province [`EVERY_PROVINCE`]: all), with
+/// the indicators weighted by a written one.
+fn mark_areas_dirty(
+    c: &mut dyn Conn,
+    triples: &BTreeSet<(i64, String, i64)>,
+) -> Result<(), StoreError> {
+    if triples.is_empty() {
         return Ok(());
     }
     let (ins, on) = conflict_nothing(c);
-    for chunk in pairs.iter().collect::<Vec<_>>().chunks(200) {
-        let mut sql = format!("{ins} agg_dirty (indicator_id, period) VALUES ");
+    for chunk in triples.iter().collect::<Vec<_>>().chunks(200) {
+        let mut sql = format!("{ins} agg_dirty (indicator_id, period, area_id) VALUES ");
         let mut p = vec![];
-        for (i, (ind, per)) in chunk.iter().enumerate() {
+        for (i, (ind, per, area)) in chunk.iter().enumerate() {
             if i > 0 {
                 sql.push(',');
             }
-            sql.push_str(&format!("(${}, ${})", 2 * i + 1, 2 * i + 2));
+            sql.push_str(&format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3));
             p.push(Val::Int(*ind));
             p.push(Val::Text(per.clone()));
+            p.push(Val::Int(*area));
         }
         sql.push_str(on);
         c.execute(&sql, &p)?;
     }
-    let inds: BTreeSet<i64> = pairs.iter().map(|p| p.0).collect();
+    let inds: BTreeSet<i64> = triples.iter().map(|p| p.0).collect();
     let weighted = c.query(
         &format!(
             "SELECT i.id, w.id FROM indicator i JOIN indicator w ON w.code = i.weight_indicator WHERE w.id IN ({})",
-            inds.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+            id_list(inds)
         ),
         &[],
     )?;
@@ -144,13 +215,13 @@ pub fn mark_dirty(c: &mut dyn Conn, pairs: &BTreeSet<(i64, String)>) -> Result<(
         let mut more = BTreeSet::new();
         for r in weighted {
             let (ind, by) = (r.i64(0), r.i64(1));
-            for (i, per) in pairs {
-                if *i == by {
-                    more.insert((ind, per.clone()));
+            for (i, per, area) in triples {
+                if *i == by && ind != by {
+                    more.insert((ind, per.clone(), *area));
                 }
             }
         }
-        mark_dirty(c, &more)?;
+        mark_areas_dirty(c, &more)?;
     }
     Ok(())
 }
@@ -161,24 +232,22 @@ pub fn mark_units_dirty(c: &mut dyn Conn, unit_ids: &[i64]) -> Result<(), StoreE
         return Ok(());
     }
     let (ins, on) = conflict_nothing(c);
-    let ids = unit_ids
-        .iter()
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(",");
     c.execute(
         &format!(
-            "{ins} agg_dirty (indicator_id, period)
-             SELECT DISTINCT d.indicator_id, d.period FROM data_value d
-             WHERE d.unit_id IN (SELECT descendant_id FROM admin_unit_closure WHERE ancestor_id IN ({ids})){on}"
+            "{ins} agg_dirty (indicator_id, period, area_id)
+             SELECT DISTINCT d.indicator_id, d.period, {EVERY_PROVINCE} FROM data_value d
+             WHERE d.unit_id IN (SELECT descendant_id FROM admin_unit_closure WHERE ancestor_id IN ({})){on}",
+            id_list(unit_ids.iter().copied())
         ),
         &[],
     )?;
     Ok(())
 }
 
-/// Rebuild the pre-aggregates of up to `limit` dirty pairs in one transaction; returns how many
-/// were rebuilt (0: nothing to do). The background refresher calls it until it returns 0.
+/// Rebuild the pre-aggregates of up to `limit` dirty (indicator, period, province) triples in
+/// one transaction; returns how many were rebuilt (0: nothing to do). The background refresher
+/// calls it until it returns 0. A pair dirty in every province is rebuilt whole; otherwise the
+/// dirty provinces are rebuilt from their values and the country from the provinces.
 pub fn refresh(db: &Db, limit: usize) -> Result<usize, StoreError> {
     db.write(|c| {
         if c.backend() == Backend::Postgres {
@@ -187,35 +256,81 @@ pub fn refresh(db: &Db, limit: usize) -> Result<usize, StoreError> {
             // includes their writes (READ COMMITTED: each statement below sees them).
             c.execute("LOCK TABLE agg_dirty IN EXCLUSIVE MODE", &[])?;
         }
-        let pairs: Vec<(i64, String)> = c
+        let triples: Vec<(i64, String, i64)> = c
             .query(
-                "SELECT indicator_id, period FROM agg_dirty ORDER BY indicator_id, period LIMIT $1",
+                "SELECT indicator_id, period, area_id FROM agg_dirty
+                 ORDER BY indicator_id, period, area_id LIMIT $1",
                 &[Val::Int(limit as i64)],
             )?
             .iter()
-            .map(|r| (r.i64(0), r.str(1)))
+            .map(|r| (r.i64(0), r.str(1), r.i64(2)))
             .collect();
-        for (ind, per) in &pairs {
+        let mut pairs: Vec<((i64, String), Vec<i64>)> = vec![];
+        for (ind, per, area) in &triples {
+            match pairs.last_mut() {
+                Some((k, areas)) if k.0 == *ind && k.1 == *per => areas.push(*area),
+                _ => pairs.push(((*ind, per.clone()), vec![*area])),
+            }
+        }
+        for ((ind, per), areas) in &pairs {
             let p = [Val::Int(*ind), Val::Text(per.clone())];
-            c.execute("DELETE FROM agg_value WHERE indicator_id = $1 AND period = $2", &p)?;
-            c.execute(
-                &format!(
-                    "INSERT INTO agg_value (indicator_id, period, area_id, disagg_id, direct, sum, n, wsum, wden, mapped, estimated)
-                     SELECT d.indicator_id, d.period, r.ancestor_id, d.disagg_id, r.direct,
-                            SUM(d.value * r.weight), SUM(r.weight),
-                            COALESCE(SUM(d.value * w.value * r.weight), 0), COALESCE(SUM(w.value * r.weight), 0),
-                            MAX(r.mapped), MAX(r.estimated)
-                     FROM data_value d
-                     JOIN unit_rollup r ON r.unit_id = d.unit_id
-                     JOIN admin_unit a ON a.id = r.ancestor_id AND a.version = '2025' AND a.kind = 'province'
-                     {WEIGHT_JOIN}
-                     WHERE d.indicator_id = $1 AND d.month_start IN ({}) AND d.period = $2
-                       AND d.value IS NOT NULL
-                     GROUP BY d.indicator_id, d.period, r.ancestor_id, d.disagg_id, r.direct",
-                    month_starts(std::slice::from_ref(per))
-                ),
-                &p,
-            )?;
+            let starts = month_starts(std::slice::from_ref(per));
+            if areas.contains(&EVERY_PROVINCE) {
+                c.execute("DELETE FROM agg_value WHERE indicator_id = $1 AND period = $2", &p)?;
+                c.execute(
+                    &format!(
+                        "INSERT INTO agg_value (indicator_id, period, area_id, disagg_id, direct, sum, n, wsum, wden, mapped, estimated)
+                         SELECT d.indicator_id, d.period, r.ancestor_id, d.disagg_id, r.direct,
+                                SUM(d.value * r.weight), SUM(r.weight),
+                                COALESCE(SUM(d.value * w.value * r.weight), 0), COALESCE(SUM(w.value * r.weight), 0),
+                                MAX(r.mapped), MAX(r.estimated)
+                         FROM data_value d
+                         JOIN unit_rollup r ON r.unit_id = d.unit_id
+                         JOIN admin_unit a ON a.id = r.ancestor_id AND a.version = '2025' AND a.kind = 'province'
+                         {WEIGHT_JOIN}
+                         WHERE d.indicator_id = $1 AND d.month_start IN ({starts}) AND d.period = $2
+                           AND d.value IS NOT NULL
+                         GROUP BY d.indicator_id, d.period, r.ancestor_id, d.disagg_id, r.direct"
+                    ),
+                    &p,
+                )?;
+                // every triple of the pair is rebuilt, those beyond `limit` too
+                c.execute("DELETE FROM agg_dirty WHERE indicator_id = $1 AND period = $2", &p)?;
+            } else {
+                for area in areas {
+                    let q = [Val::Int(*ind), Val::Text(per.clone()), Val::Int(*area)];
+                    c.execute(
+                        "DELETE FROM agg_value WHERE indicator_id = $1 AND period = $2 AND area_id = $3",
+                        &q,
+                    )?;
+                    // from the province's units to their values (see `raw_rows`)
+                    c.execute(
+                        &format!(
+                            "INSERT INTO agg_value (indicator_id, period, area_id, disagg_id, direct, sum, n, wsum, wden, mapped, estimated)
+                             SELECT d.indicator_id, d.period, r.ancestor_id, d.disagg_id, r.direct,
+                                    SUM(d.value * r.weight), SUM(r.weight),
+                                    COALESCE(SUM(d.value * w.value * r.weight), 0), COALESCE(SUM(w.value * r.weight), 0),
+                                    MAX(r.mapped), MAX(r.estimated)
+                             FROM unit_rollup r
+                             CROSS JOIN data_value d
+                             {WEIGHT_JOIN}
+                             WHERE d.unit_id = r.unit_id AND r.ancestor_id = $3
+                               AND d.indicator_id = $1 AND d.month_start IN ({starts}) AND d.period = $2
+                               AND d.value IS NOT NULL
+                             GROUP BY d.indicator_id, d.period, r.ancestor_id, d.disagg_id, r.direct"
+                        ),
+                        &q,
+                    )?;
+                    c.execute(
+                        "DELETE FROM agg_dirty WHERE indicator_id = $1 AND period = $2 AND area_id = $3",
+                        &q,
+                    )?;
+                }
+                c.execute(
+                    "DELETE FROM agg_value WHERE indicator_id = $1 AND period = $2 AND area_id = 0",
+                    &p,
+                )?;
+            }
             // the whole country: each province's own figure where it has one, else its units'
             c.execute(
                 "INSERT INTO agg_value (indicator_id, period, area_id, disagg_id, direct, sum, n, wsum, wden, mapped, estimated)
@@ -228,9 +343,8 @@ pub fn refresh(db: &Db, limit: usize) -> Result<usize, StoreError> {
                  GROUP BY a.indicator_id, a.period, a.disagg_id",
                 &p,
             )?;
-            c.execute("DELETE FROM agg_dirty WHERE indicator_id = $1 AND period = $2", &p)?;
         }
-        Ok(pairs.len())
+        Ok(triples.len())
     })
 }
 
@@ -600,52 +714,31 @@ fn pivot_on(
             && req.hierarchy == HierarchyVersion::V2025
             && units.iter().all(|u| u.id == 0 || u.province25);
         if use_agg {
-            let dirty: BTreeSet<(i64, String)> = c
-                .query(
-                    &format!(
-                        "SELECT indicator_id, period FROM agg_dirty WHERE indicator_id IN ({})",
-                        ind_ids
-                            .iter()
-                            .map(|i| i.to_string())
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    ),
-                    &[],
-                )?
-                .iter()
-                .map(|r| (r.i64(0), r.str(1)))
-                .collect();
+            let dirty = Dirty::load(c, &ind_ids, &periods_sql)?;
             let mut areas: Vec<(i64, usize)> = targets.clone();
             if let Some(k) = nation_at {
                 areas.push((0, k));
             }
             let area_at: HashMap<i64, usize> = areas.iter().copied().collect();
-            read_agg(c, &ind_ids, &periods_sql, &areas, &dirty, &mut |r| {
-                if let Some(f) = fact(r, &by_id, &area_at, &disaggs) {
-                    facts.push(f);
-                }
+            let conv = Conv {
+                by_id: &by_id,
+                at: &area_at,
+                disaggs: &disaggs,
+            };
+            // the stale rows of pairs written in some provinces only: the country's and the
+            // requested provinces' (kept to correct the country's figures)
+            let mut stale: Vec<AggRow> = vec![];
+            read_agg(c, &ind_ids, &periods_sql, &areas, &mut |r| match dirty
+                .state(r.ind, &r.period, r.area)
+            {
+                Stale::No => facts.extend(conv.fact(&r)),
+                Stale::Whole => {}
+                Stale::Part => stale.push(r),
             })?;
             if !dirty.is_empty() {
-                // written since the last refresh: from the values themselves
-                let dirty_inds: BTreeSet<i64> = dirty.iter().map(|d| d.0).collect();
-                let dirty_pers: BTreeSet<String> = dirty.iter().map(|d| d.1.clone()).collect();
-                let pers: Vec<String> = periods_sql
-                    .iter()
-                    .filter(|p| dirty_pers.contains(*p))
-                    .cloned()
-                    .collect();
-                let ids: Vec<i64> = dirty_inds.into_iter().collect();
-                let mut raw =
-                    raw_facts(c, &ids, &pers, &targets, nation_at, None, &by_id, &disaggs)?;
-                raw.retain(|f| {
-                    let id = stored
-                        .iter()
-                        .find(|(k, _)| *k == f.indicator)
-                        .map(|s| s.1)
-                        .unwrap_or_default();
-                    dirty.contains(&(id, f.period.to_string()))
-                });
-                facts.extend(raw);
+                facts.extend(fresh_facts(
+                    c, &dirty, &targets, nation_at, stale, &conv, &by_id, &disaggs,
+                )?);
             }
         } else {
             targets.sort_unstable();
@@ -670,27 +763,6 @@ fn pivot_on(
         facts,
     };
     analytics::compute(req, &input).map_err(StoreError::Invalid)
-}
-
-fn fact(
-    r: &crate::db::Row,
-    by_id: &HashMap<i64, usize>,
-    at: &HashMap<i64, usize>,
-    disaggs: &HashMap<i64, Disagg>,
-) -> Option<Fact> {
-    Some(Fact {
-        ou: *at.get(&r.i64(0))?,
-        indicator: *by_id.get(&r.i64(1))?,
-        period: r.str(2).parse().ok()?,
-        disagg: disaggs.get(&r.i64(3))?.clone(),
-        direct: r.i64(4) == 1,
-        sum: r.f64(5),
-        n: r.f64(6),
-        wsum: r.f64(7),
-        wden: r.f64(8),
-        mapped: r.i64(9) == 1,
-        estimated: r.i64(10) == 1,
-    })
 }
 
 fn id_list(ids: impl IntoIterator<Item = i64>) -> String {
@@ -723,18 +795,282 @@ fn text_params(first: usize, items: &[String]) -> (String, Vec<Val>) {
     (marks, items.iter().map(|s| Val::Text(s.clone())).collect())
 }
 
+/// One summed row of values: a pre-aggregate, or values summed over a unit's roll-up.
+#[derive(Debug, Clone)]
+struct AggRow {
+    area: i64,
+    ind: i64,
+    period: String,
+    disagg: i64,
+    direct: bool,
+    sum: f64,
+    n: f64,
+    wsum: f64,
+    wden: f64,
+    mapped: bool,
+    estimated: bool,
+}
+
+/// The columns every summed-row statement selects, in this order.
+const AGG_COLUMNS: &str =
+    "area_id, indicator_id, period, disagg_id, direct, sum, n, wsum, wden, mapped, estimated";
+
+impl AggRow {
+    fn from_row(r: &crate::db::Row) -> AggRow {
+        AggRow {
+            area: r.i64(0),
+            ind: r.i64(1),
+            period: r.str(2),
+            disagg: r.i64(3),
+            direct: r.i64(4) == 1,
+            sum: r.f64(5),
+            n: r.f64(6),
+            wsum: r.f64(7),
+            wden: r.f64(8),
+            mapped: r.i64(9) == 1,
+            estimated: r.i64(10) == 1,
+        }
+    }
+
+    fn add(&mut self, o: &AggRow, sign: f64) {
+        self.sum += sign * o.sum;
+        self.n += sign * o.n;
+        self.wsum += sign * o.wsum;
+        self.wden += sign * o.wden;
+        if sign > 0.0 {
+            self.mapped |= o.mapped;
+            self.estimated |= o.estimated;
+        }
+    }
+}
+
+/// Rows to facts: units, indicators and disaggregations by id.
+struct Conv<'a> {
+    by_id: &'a HashMap<i64, usize>,
+    at: &'a HashMap<i64, usize>,
+    disaggs: &'a HashMap<i64, Disagg>,
+}
+
+impl Conv<'_> {
+    fn fact(&self, r: &AggRow) -> Option<Fact> {
+        Some(Fact {
+            ou: *self.at.get(&r.area)?,
+            indicator: *self.by_id.get(&r.ind)?,
+            period: r.period.parse().ok()?,
+            disagg: self.disaggs.get(&r.disagg)?.clone(),
+            direct: r.direct,
+            sum: r.sum,
+            n: r.n,
+            wsum: r.wsum,
+            wden: r.wden,
+            mapped: r.mapped,
+            estimated: r.estimated,
+        })
+    }
+}
+
+/// How a pre-aggregate row stands against what was written since the last refresh.
+enum Stale {
+    No,
+    /// Its pair was marked in every province (read from the values).
+    Whole,
+    /// Its pair was written in some provinces: this row is one of them, or the country.
+    Part,
+}
+
+/// The dirty (indicator, period, province) triples of a pivot's indicators and periods.
+#[derive(Default)]
+struct Dirty {
+    /// Pairs dirty in every province.
+    whole: BTreeSet<(i64, String)>,
+    /// Pairs dirty in some provinces, with those provinces.
+    part: std::collections::BTreeMap<(i64, String), BTreeSet<i64>>,
+}
+
+impl Dirty {
+    fn load(c: &mut dyn Conn, ind_ids: &[i64], periods: &[String]) -> Result<Dirty, StoreError> {
+        let mut d = Dirty::default();
+        let wanted: BTreeSet<&str> = periods.iter().map(String::as_str).collect();
+        let rows = c.query(
+            &format!(
+                "SELECT indicator_id, period, area_id FROM agg_dirty WHERE indicator_id IN ({})",
+                id_list(ind_ids.iter().copied())
+            ),
+            &[],
+        )?;
+        for r in rows {
+            let (ind, per, area) = (r.i64(0), r.str(1), r.i64(2));
+            if !wanted.contains(per.as_str()) {
+                continue;
+            }
+            if area == EVERY_PROVINCE {
+                d.part.remove(&(ind, per.clone()));
+                d.whole.insert((ind, per));
+            } else if !d.whole.contains(&(ind, per.clone())) {
+                d.part.entry((ind, per)).or_default().insert(area);
+            }
+        }
+        Ok(d)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.whole.is_empty() && self.part.is_empty()
+    }
+
+    fn state(&self, ind: i64, period: &str, area: i64) -> Stale {
+        if self.is_empty() {
+            return Stale::No;
+        }
+        let key = (ind, period.to_string());
+        if self.whole.contains(&key) {
+            return Stale::Whole;
+        }
+        match self.part.get(&key) {
+            Some(areas) if area == 0 || areas.contains(&area) => Stale::Part,
+            _ => Stale::No,
+        }
+    }
+}
+
+/// The facts of the pairs written since the last refresh, from the values:
+/// - pairs marked in every province: every requested unit from its values (the country from all
+///   the provinces');
+/// - pairs written in some provinces: those provinces from their values; the country as its
+///   stale pre-aggregate less those provinces' stale rows plus their values (the sums, weights
+///   and weighted sums add up, so the result is exact; a unit's own figure comes first in each
+///   province, as the refresher builds it).
+#[allow(clippy::too_many_arguments)]
+fn fresh_facts(
+    c: &mut dyn Conn,
+    dirty: &Dirty,
+    targets: &[(i64, usize)],
+    nation_at: Option<usize>,
+    stale: Vec<AggRow>,
+    conv: &Conv,
+    by_id: &HashMap<i64, usize>,
+    disaggs: &HashMap<i64, Disagg>,
+) -> Result<Vec<Fact>, StoreError> {
+    let mut facts = vec![];
+    if !dirty.whole.is_empty() {
+        let ids: BTreeSet<i64> = dirty.whole.iter().map(|d| d.0).collect();
+        let pers: BTreeSet<String> = dirty.whole.iter().map(|d| d.1.clone()).collect();
+        let ids: Vec<i64> = ids.into_iter().collect();
+        let pers: Vec<String> = pers.into_iter().collect();
+        let ind_of: HashMap<usize, i64> = by_id.iter().map(|(id, k)| (*k, *id)).collect();
+        let mut raw = raw_facts(c, &ids, &pers, targets, nation_at, None, by_id, disaggs)?;
+        raw.retain(|f| {
+            ind_of
+                .get(&f.indicator)
+                .is_some_and(|id| dirty.whole.contains(&(*id, f.period.to_string())))
+        });
+        facts.extend(raw);
+    }
+    if dirty.part.is_empty() {
+        return Ok(facts);
+    }
+    let is_dirty = |r: &AggRow| {
+        dirty
+            .part
+            .get(&(r.ind, r.period.clone()))
+            .is_some_and(|a| a.contains(&r.area))
+    };
+    let ids: BTreeSet<i64> = dirty.part.keys().map(|d| d.0).collect();
+    let pers: BTreeSet<String> = dirty.part.keys().map(|d| d.1.clone()).collect();
+    let ids: Vec<i64> = ids.into_iter().collect();
+    let pers: Vec<String> = pers.into_iter().collect();
+    let written: BTreeSet<i64> = dirty.part.values().flatten().copied().collect();
+    let requested: BTreeSet<i64> = targets.iter().map(|t| t.0).collect();
+    // the provinces to read from the values: those asked for, and all of them for the country
+    let areas: Vec<(i64, usize)> = written
+        .iter()
+        .filter(|a| nation_at.is_some() || requested.contains(a))
+        .map(|a| (*a, 0))
+        .collect();
+    let mut fresh = raw_rows(c, &ids, &pers, &areas, None)?;
+    fresh.retain(|r| is_dirty(r));
+    for r in &fresh {
+        if requested.contains(&r.area) {
+            facts.extend(conv.fact(r));
+        }
+    }
+    let Some(k) = nation_at else {
+        return Ok(facts);
+    };
+    let (mut country, mut old): (Vec<AggRow>, Vec<AggRow>) =
+        stale.into_iter().partition(|r| r.area == 0);
+    // the stale rows of written provinces that were not asked for
+    let missing: Vec<(i64, usize)> = written
+        .iter()
+        .filter(|a| !requested.contains(a))
+        .map(|a| (*a, 0))
+        .collect();
+    if !missing.is_empty() {
+        read_agg(c, &ids, &pers, &missing, &mut |r| {
+            if is_dirty(&r) {
+                old.push(r)
+            }
+        })?;
+    }
+    type Key = (i64, String, i64);
+    let mut sums: std::collections::BTreeMap<Key, AggRow> = country
+        .drain(..)
+        .map(|r| ((r.ind, r.period.clone(), r.disagg), r))
+        .collect();
+    for (rows, sign) in [(own_first(old), -1.0), (own_first(fresh), 1.0)] {
+        for r in rows {
+            match sums.get_mut(&(r.ind, r.period.clone(), r.disagg)) {
+                Some(s) => s.add(&r, sign),
+                None if sign > 0.0 => {
+                    let key = (r.ind, r.period.clone(), r.disagg);
+                    sums.insert(
+                        key,
+                        AggRow {
+                            area: 0,
+                            direct: false,
+                            ..r
+                        },
+                    );
+                }
+                // a stale row the country's pre-aggregate did not count: nothing to take away
+                None => {}
+            }
+        }
+    }
+    let at: HashMap<i64, usize> = [(0, k)].into();
+    let conv0 = Conv { at: &at, ..*conv };
+    // a key whose values were all removed has no weight left
+    facts.extend(
+        sums.values()
+            .filter(|r| r.n > 1e-9)
+            .filter_map(|r| conv0.fact(r)),
+    );
+    Ok(facts)
+}
+
+/// Rule 1 per province, as the refresher builds the country: for each indicator, period and
+/// province, the province's own rows when it has any, else its units'.
+fn own_first(rows: Vec<AggRow>) -> Vec<AggRow> {
+    let direct: BTreeSet<(i64, String, i64)> = rows
+        .iter()
+        .filter(|r| r.direct)
+        .map(|r| (r.ind, r.period.clone(), r.area))
+        .collect();
+    rows.into_iter()
+        .filter(|r| r.direct == direct.contains(&(r.ind, r.period.clone(), r.area)))
+        .collect()
+}
+
 fn read_agg(
     c: &mut dyn Conn,
     ind_ids: &[i64],
     periods: &[String],
     areas: &[(i64, usize)],
-    dirty: &BTreeSet<(i64, String)>,
-    each: &mut dyn FnMut(&crate::db::Row),
+    each: &mut dyn FnMut(AggRow),
 ) -> Result<(), StoreError> {
     let (pm, pv) = text_params(1, periods);
     let rows = c.query(
         &format!(
-            "SELECT area_id, indicator_id, period, disagg_id, direct, sum, n, wsum, wden, mapped, estimated
+            "SELECT {AGG_COLUMNS}
              FROM agg_value WHERE indicator_id IN ({}) AND period IN ({pm}) AND area_id IN ({})",
             id_list(ind_ids.iter().copied()),
             id_list(areas.iter().map(|a| a.0))
@@ -742,12 +1078,60 @@ fn read_agg(
         &pv,
     )?;
     for r in &rows {
-        if !dirty.is_empty() && dirty.contains(&(r.i64(1), r.str(2))) {
-            continue;
-        }
-        each(r);
+        each(AggRow::from_row(r));
     }
     Ok(())
+}
+
+/// Values summed per unit of `areas` through `unit_rollup`.
+fn raw_rows(
+    c: &mut dyn Conn,
+    ind_ids: &[i64],
+    periods: &[String],
+    areas: &[(i64, usize)],
+    visible: Visible,
+) -> Result<Vec<AggRow>, StoreError> {
+    let mut out = vec![];
+    if areas.is_empty() || periods.is_empty() || ind_ids.is_empty() {
+        return Ok(out);
+    }
+    let (pm, mut p) = text_params(1, periods);
+    let vis = match visible {
+        None => String::new(),
+        Some(scope) => {
+            let (sql, vals) = crate::accounts::scope_sql("d.unit_id", scope, p.len() + 1);
+            p.extend(vals);
+            format!("AND (d.published = 1 OR {sql})")
+        }
+    };
+    // From the units to their values. SQLite keeps a CROSS JOIN's order (PostgreSQL plans
+    // it as any inner join): left free, it walks every value of the indicators and periods
+    // and probes the roll-up once per requested unit for each (the 124 communes of one
+    // province, ten indicators, 40 M values: 16 s instead of 0.15 s; BENCHMARKS.md, issue #5).
+    for chunk in areas.chunks(2000) {
+        let rows = c.query(
+            &format!(
+                "SELECT r.ancestor_id, d.indicator_id, d.period, d.disagg_id, r.direct,
+                        SUM(d.value * r.weight), SUM(r.weight),
+                        COALESCE(SUM(d.value * w.value * r.weight), 0), COALESCE(SUM(w.value * r.weight), 0),
+                        MAX(r.mapped), MAX(r.estimated)
+                 FROM unit_rollup r
+                 CROSS JOIN data_value d
+                 {WEIGHT_JOIN}
+                 WHERE d.unit_id = r.unit_id
+                   AND r.ancestor_id IN ({}) AND d.indicator_id IN ({})
+                   AND d.month_start IN ({}) AND d.period IN ({pm})
+                   AND d.value IS NOT NULL {vis}
+                 GROUP BY r.ancestor_id, d.indicator_id, d.period, d.disagg_id, r.direct",
+                id_list(chunk.iter().map(|a| a.0)),
+                id_list(ind_ids.iter().copied()),
+                month_starts(periods)
+            ),
+            &p,
+        )?;
+        out.extend(rows.iter().map(AggRow::from_row));
+    }
+    Ok(out)
 }
 
 /// Facts from `data_value`, summed per requested unit through `unit_rollup`. The whole country
@@ -763,54 +1147,16 @@ fn raw_facts(
     by_id: &HashMap<i64, usize>,
     disaggs: &HashMap<i64, Disagg>,
 ) -> Result<Vec<Fact>, StoreError> {
-    let mut facts = vec![];
-    let run = |c: &mut dyn Conn,
-               areas: &[(i64, usize)],
-               out: &mut Vec<Fact>|
-     -> Result<(), StoreError> {
-        if areas.is_empty() || periods.is_empty() || ind_ids.is_empty() {
-            return Ok(());
-        }
-        let at: HashMap<i64, usize> = areas.iter().copied().collect();
-        let (pm, mut p) = text_params(1, periods);
-        let vis = match visible {
-            None => String::new(),
-            Some(scope) => {
-                let (sql, vals) = crate::accounts::scope_sql("d.unit_id", scope, p.len() + 1);
-                p.extend(vals);
-                format!("AND (d.published = 1 OR {sql})")
-            }
-        };
-        // From the units to their values. SQLite keeps a CROSS JOIN's order (PostgreSQL plans
-        // it as any inner join): left free, it walks every value of the indicators and periods
-        // and probes the roll-up once per requested unit for each (the 124 communes of one
-        // province, ten indicators, 40 M values: 16 s instead of 0.15 s; BENCHMARKS.md, issue #5).
-        for chunk in areas.chunks(2000) {
-            let rows = c.query(
-                &format!(
-                    "SELECT r.ancestor_id, d.indicator_id, d.period, d.disagg_id, r.direct,
-                            SUM(d.value * r.weight), SUM(r.weight),
-                            COALESCE(SUM(d.value * w.value * r.weight), 0), COALESCE(SUM(w.value * r.weight), 0),
-                            MAX(r.mapped), MAX(r.estimated)
-                     FROM unit_rollup r
-                     CROSS JOIN data_value d
-                     {WEIGHT_JOIN}
-                     WHERE d.unit_id = r.unit_id
-                       AND r.ancestor_id IN ({}) AND d.indicator_id IN ({})
-                       AND d.month_start IN ({}) AND d.period IN ({pm})
-                       AND d.value IS NOT NULL {vis}
-                     GROUP BY r.ancestor_id, d.indicator_id, d.period, d.disagg_id, r.direct",
-                    id_list(chunk.iter().map(|a| a.0)),
-                    id_list(ind_ids.iter().copied()),
-                    month_starts(periods)
-                ),
-                &p,
-            )?;
-            out.extend(rows.iter().filter_map(|r| fact(r, by_id, &at, disaggs)));
-        }
-        Ok(())
+    let at: HashMap<i64, usize> = targets.iter().copied().collect();
+    let conv = Conv {
+        by_id,
+        at: &at,
+        disaggs,
     };
-    run(c, targets, &mut facts)?;
+    let mut facts: Vec<Fact> = raw_rows(c, ind_ids, periods, targets, visible)?
+        .iter()
+        .filter_map(|r| conv.fact(r))
+        .collect();
     if let Some(k) = nation_at {
         let provinces: Vec<(i64, usize)> = c
             .query("SELECT id FROM admin_unit WHERE version = '2025' AND kind = 'province' ORDER BY id", &[])?
@@ -818,8 +1164,12 @@ fn raw_facts(
             .enumerate()
             .map(|(i, r)| (r.i64(0), i))
             .collect();
-        let mut per_province = vec![];
-        run(c, &provinces, &mut per_province)?;
+        let at: HashMap<i64, usize> = provinces.iter().copied().collect();
+        let conv = Conv { at: &at, ..conv };
+        let per_province: Vec<Fact> = raw_rows(c, ind_ids, periods, &provinces, visible)?
+            .iter()
+            .filter_map(|r| conv.fact(r))
+            .collect();
         facts.extend(analytics::engine::fold_into(per_province, k));
     }
     Ok(facts)

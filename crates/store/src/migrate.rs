@@ -87,6 +87,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0010_entry.sql"),
         then: None,
     },
+    Migration {
+        version: 11,
+        name: "agg_dirty_area",
+        sqlite: include_str!("../migrations/sqlite/0011_agg_dirty_area.sql"),
+        postgres: include_str!("../migrations/postgres/0011_agg_dirty_area.sql"),
+        then: None,
+    },
 ];
 
 /// Apply the migrations not yet applied; returns the versions applied now.

@@ -1133,19 +1133,14 @@ fn write(
             b.put(c, i, r, cat.disagg_code(r.disagg))?;
         }
     }
-    // pivots read these pairs from the values until their pre-aggregates are rebuilt
-    let mut seen: std::collections::BTreeSet<(i64, Period)> = Default::default();
-    let mut last = None;
-    for r in resolved {
-        let k = (r.indicator_id, r.period);
-        if last != Some(k) {
-            seen.insert(k);
-            last = Some(k);
-        }
-    }
-    let pairs: std::collections::BTreeSet<(i64, String)> =
-        seen.into_iter().map(|(i, p)| (i, p.to_string())).collect();
-    crate::analytics::mark_dirty(c, &pairs)?;
+    // pivots read these pairs from the values of the provinces written until their
+    // pre-aggregates are rebuilt
+    crate::analytics::mark_written(
+        c,
+        resolved
+            .iter()
+            .map(|r| (r.indicator_id, r.period, r.unit_id)),
+    )?;
     if opts.audit_each {
         for (key, before, after) in &b.audits {
             audit::record(

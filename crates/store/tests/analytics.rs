@@ -8,7 +8,7 @@ use dantoc_domain::period::Period;
 use dantoc_store::analytics::{self, Visible};
 use dantoc_store::audit::Actor;
 use dantoc_store::testing::TestDb;
-use dantoc_store::values::{self, ImportOptions, RawValue};
+use dantoc_store::values::{self, ImportOptions, RawValue, Strategy};
 use dantoc_store::{StoreError, units};
 
 dantoc_store::on_both_backends!(
@@ -17,6 +17,7 @@ dantoc_store::on_both_backends!(
     rules_sum_average_weighted_derived_and_breakdowns,
     relative_periods_and_filters,
     pre_aggregates_agree_with_the_values_and_stay_fresh,
+    writes_are_tracked_per_province_and_read_fresh,
     bad_requests_name_the_parameter,
 );
 
@@ -380,6 +381,180 @@ fn pre_aggregates_agree_with_the_values_and_stay_fresh(db: &TestDb) {
     // anonymous readers see published values only: nothing here is published
     let c = pivot_as(db, &q, &[], None, Some(&[])).unwrap();
     assert!(c.cells.values().all(|x| x.value.is_none()));
+}
+
+fn delete(db: &TestDb, vals: &[(&str, &str, &str, &str)]) {
+    let raw: Vec<RawValue> = vals
+        .iter()
+        .map(|(ind, unit, pe, dis)| RawValue {
+            indicator: ind.to_string(),
+            unit: unit.to_string(),
+            period: pe.to_string(),
+            disagg: dis.to_string(),
+            ..Default::default()
+        })
+        .collect();
+    let s = values::import(
+        db,
+        &Actor::system(),
+        &ImportOptions {
+            what: "test".into(),
+            strategy: Strategy::Delete,
+            ..Default::default()
+        },
+        raw.into_iter().map(Ok),
+        &|_, e: FieldError| e,
+    )
+    .unwrap();
+    assert_eq!(s.conflict_count, 0, "{:?}", s.conflicts);
+}
+
+/// The dirty (indicator code, period, province code or `*` for every province) triples.
+fn dirty(db: &TestDb) -> Vec<(String, String, String)> {
+    db.read(|c| {
+        c.query(
+            "SELECT i.code, d.period, COALESCE(a.code, '*') FROM agg_dirty d
+               JOIN indicator i ON i.id = d.indicator_id
+               LEFT JOIN admin_unit a ON a.id = d.area_id
+              ORDER BY 1, 2, 3",
+            &[],
+        )
+    })
+    .unwrap()
+    .iter()
+    .map(|r| (r.str(0), r.str(1), r.str(2)))
+    .collect()
+}
+
+/// A write marks the provinces it touched, not the whole country: pivots read those provinces
+/// from their values (the country as its pre-aggregate corrected by them) and give what a full
+/// rebuild gives; the refresher then rebuilds those provinces only.
+fn writes_are_tracked_per_province_and_read_fresh(db: &TestDb) {
+    population(db);
+    // Quảng Ninh (22) through its old communes, Lạng Sơn (20) by a commune and by its own figure
+    put(
+        db,
+        &[
+            ("x-pop-total", "05977", "2023", "default", 500.0),
+            ("x-pop-total", "20", "2023", "default", 777.0),
+            ("x-dtts-share", OLD_A, "2023", "default", 10.0),
+            ("x-dtts-share", OLD_B, "2023", "default", 40.0),
+            ("x-dtts-share", "05977", "2023", "default", 70.0),
+            ("0101", OLD_A, "2023", "E02.M", 100.0),
+            ("0101", OLD_B, "2023", "E10.F", 20.0),
+            ("0101", "05977", "2023", "E02.M", 7.0),
+        ],
+    );
+    analytics::refresh_all(db).unwrap();
+    assert!(dirty(db).is_empty());
+    let queries: [&[&str]; 4] = [
+        &["dx:x-pop-total;x-dtts-share", "ou:LEVEL-1", "pe:2023"],
+        &["dx:x-pop-total;x-dtts-share;0101", "ou:VN;22;20", "pe:2023"],
+        &["dx:0101", "ou:VN;20", "pe:2023", "eth"],
+        &["dx:0101", "ou:VN", "pe:2023", "eth:DTTS;KINH;10"],
+    ];
+    let cells = |q: &[&str]| {
+        pivot(db, q, &[], None)
+            .unwrap()
+            .sorted()
+            .into_iter()
+            .map(|(k, c)| (k, c.clone()))
+            .collect::<Vec<_>>()
+    };
+    // each write, then every query before and after the refresh
+    let check = |what: &str, expect_dirty: &[(&str, &str, &str)]| {
+        let got: Vec<(String, String, String)> = dirty(db);
+        let want: Vec<(String, String, String)> = expect_dirty
+            .iter()
+            .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+            .collect();
+        assert_eq!(got, want, "{what}: dirty triples");
+        let fresh: Vec<_> = queries.iter().map(|q| cells(q)).collect();
+        analytics::refresh_all(db).unwrap();
+        assert!(dirty(db).is_empty());
+        let rebuilt: Vec<_> = queries.iter().map(|q| cells(q)).collect();
+        for (i, (f, r)) in fresh.iter().zip(&rebuilt).enumerate() {
+            assert_eq!(f.len(), r.len(), "{what}: query {i}: cells");
+            for ((kf, cf), (kr, cr)) in f.iter().zip(r) {
+                assert_eq!(kf, kr, "{what}: query {i}");
+                match (cf.value, cr.value) {
+                    (Some(a), Some(b)) => {
+                        assert!(
+                            (a - b).abs() <= 1e-9 * b.abs().max(1.0),
+                            "{what}: query {i}: {a} ≠ {b}"
+                        )
+                    }
+                    (a, b) => assert_eq!(a, b, "{what}: query {i}"),
+                }
+                assert_eq!(cf.reason, cr.reason, "{what}: query {i}");
+            }
+        }
+    };
+    // a weight changes in Quảng Ninh: its weighted averages are dirty there too
+    put(db, &[("x-pop-total", OLD_A, "2023", "default", 3000.0)]);
+    check(
+        "weight",
+        &[
+            ("x-dtts-share", "2023", "22"),
+            ("x-pop-total", "2023", "22"),
+        ],
+    );
+    let n = pivot(db, queries[1], &[], None).unwrap();
+    assert_eq!(
+        at(&n, "x-pop-total", "VN", "2023", None),
+        Some(3000.0 + 2000.0 + 777.0)
+    );
+    // a commune under a province's own figure: the country keeps the province's figure
+    put(db, &[("x-pop-total", "05983", "2023", "default", 50.0)]);
+    check(
+        "own figure",
+        &[
+            ("x-dtts-share", "2023", "20"),
+            ("x-pop-total", "2023", "20"),
+        ],
+    );
+    let n = pivot(db, queries[1], &[], None).unwrap();
+    assert_eq!(at(&n, "x-pop-total", "VN", "2023", None), Some(5777.0));
+    // the last value of a group goes: the group leaves the country's breakdown
+    delete(db, &[("0101", OLD_B, "2023", "E10.F")]);
+    put(db, &[("0101", "05977", "2023", "E02.M", 8.0)]);
+    {
+        let c = pivot(db, queries[3], &[], None).unwrap();
+        assert_eq!(at(&c, "0101", "VN", "2023", Some("10")), None);
+        assert_eq!(at(&c, "0101", "VN", "2023", Some("DTTS")), Some(108.0));
+    }
+    // 0101 weighs the x-tt-* shares: they are dirty in the same provinces
+    let mut want = vec![];
+    for ind in [
+        "0101",
+        "x-tt-anninh",
+        "x-tt-khcn",
+        "x-tt-phapluat",
+        "x-tt-rung",
+        "x-tt-yte",
+    ] {
+        want.push((ind, "2023", "20"));
+        want.push((ind, "2023", "22"));
+    }
+    check("delete", &want);
+    // a value new to the country (a period with no pre-aggregate yet)
+    put(db, &[("0101", "05977", "2022", "E02.F", 9.0)]);
+    let c = pivot(db, &["dx:0101", "ou:VN;20;22", "pe:2022", "eth"], &[], None).unwrap();
+    assert_eq!(at(&c, "0101", "VN", "2022", Some("02")), Some(9.0));
+    assert_eq!(at(&c, "0101", "20", "2022", Some("02")), Some(9.0));
+    assert_eq!(at(&c, "0101", "22", "2022", Some("02")), None);
+    let want: Vec<_> = [
+        "0101",
+        "x-tt-anninh",
+        "x-tt-khcn",
+        "x-tt-phapluat",
+        "x-tt-rung",
+        "x-tt-yte",
+    ]
+    .into_iter()
+    .map(|ind| (ind, "2022", "20"))
+    .collect();
+    check("new pair", &want);
 }
 
 fn bad_requests_name_the_parameter(db: &TestDb) {
