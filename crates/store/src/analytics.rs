@@ -713,6 +713,8 @@ fn pivot_on(
         let use_agg = visible.is_none()
             && req.hierarchy == HierarchyVersion::V2025
             && units.iter().all(|u| u.id == 0 || u.province25);
+        // the breakdowns asked (shown or filtered): the others are summed away in SQL
+        let reduce = Reduce::of(req);
         if use_agg {
             let dirty = Dirty::load(c, &ind_ids, &periods_sql)?;
             let mut areas: Vec<(i64, usize)> = targets.clone();
@@ -725,20 +727,13 @@ fn pivot_on(
                 at: &area_at,
                 disaggs: &disaggs,
             };
-            // the stale rows of pairs written in some provinces only: the country's and the
-            // requested provinces' (kept to correct the country's figures)
-            let mut stale: Vec<AggRow> = vec![];
-            read_agg(c, &ind_ids, &periods_sql, &areas, &mut |r| match dirty
-                .state(r.ind, &r.period, r.area)
-            {
-                Stale::No => facts.extend(conv.fact(&r)),
-                Stale::Whole => {}
-                Stale::Part => stale.push(r),
+            read_agg(c, &ind_ids, &periods_sql, &areas, Some(&reduce), &mut |r| {
+                if let Stale::No = dirty.state(r.ind, &r.period, r.area) {
+                    facts.extend(conv.fact(&r));
+                }
             })?;
             if !dirty.is_empty() {
-                facts.extend(fresh_facts(
-                    c, &dirty, &targets, nation_at, stale, &conv, &by_id, &disaggs,
-                )?);
+                facts.extend(fresh_facts(c, &dirty, &targets, nation_at, &conv)?);
             }
         } else {
             targets.sort_unstable();
@@ -749,6 +744,7 @@ fn pivot_on(
                 &targets,
                 nation_at,
                 visible,
+                Some(&reduce),
                 &by_id,
                 &disaggs,
             )?;
@@ -795,13 +791,99 @@ fn text_params(first: usize, items: &[String]) -> (String, Vec<Val>) {
     (marks, items.iter().map(|s| Val::Text(s.clone())).collect())
 }
 
+/// The breakdown dimensions a pivot asks for (ethnic group, sex, area, age — shown or
+/// filtered). Rows are read with the others summed away in SQL: a pivot by ethnic group reads
+/// half the rows of ethnic group × sex (BENCHMARKS.md, issue #5). Each row keeps the dimensions
+/// its values were stored with and how many disaggregations it adds up, which the engine's
+/// rules need.
+struct Reduce {
+    keep: [bool; 4],
+}
+
+/// `disaggregation`'s columns, in the order of [`Reduce::keep`].
+const DISAGG_COLUMNS: [&str; 4] = ["ethnic_code", "sex", "area", "age_group"];
+
+impl Reduce {
+    fn of(req: &Request) -> Reduce {
+        let mut keep = [false; 4];
+        for (k, id) in [DimId::Eth, DimId::Sex, DimId::Area, DimId::Age]
+            .into_iter()
+            .enumerate()
+        {
+            keep[k] = req.spec(id).is_some();
+        }
+        Reduce { keep }
+    }
+
+    /// The disaggregation columns after the summed ones: `disagg_id`, or the kept dimensions,
+    /// the stored dimensions (bits) and the count of disaggregations.
+    fn select(r: Option<&Reduce>, alias: &str) -> String {
+        let Some(r) = r else {
+            return format!("{alias}.disagg_id");
+        };
+        let mut cols: Vec<String> = DISAGG_COLUMNS
+            .iter()
+            .zip(r.keep)
+            .map(|(c, k)| {
+                if k {
+                    format!("g.{c}")
+                } else {
+                    "CAST(NULL AS TEXT)".into()
+                }
+            })
+            .collect();
+        cols.push(Self::dims_sql());
+        cols.push(format!("COUNT(DISTINCT {alias}.disagg_id)"));
+        cols.join(", ")
+    }
+
+    fn dims_sql() -> String {
+        DISAGG_COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("CASE WHEN g.{c} IS NULL THEN 0 ELSE {} END", 1 << i))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    }
+
+    fn join(r: Option<&Reduce>, alias: &str) -> String {
+        match r {
+            Some(_) => format!("JOIN disaggregation g ON g.id = {alias}.disagg_id"),
+            None => String::new(),
+        }
+    }
+
+    fn group(r: Option<&Reduce>, alias: &str) -> String {
+        let Some(r) = r else {
+            return format!("{alias}.disagg_id");
+        };
+        let mut cols: Vec<String> = DISAGG_COLUMNS
+            .iter()
+            .zip(r.keep)
+            .filter(|(_, k)| *k)
+            .map(|(c, _)| format!("g.{c}"))
+            .collect();
+        cols.push(format!("({})", Self::dims_sql()));
+        cols.join(", ")
+    }
+}
+
+/// The disaggregation of a summed row.
+#[derive(Debug, Clone)]
+enum Dis {
+    /// One stored disaggregation.
+    Id(i64),
+    /// Stored disaggregations with some dimensions summed away: what is left, the stored
+    /// dimensions (bits, see [`analytics::engine::dimset`]) and how many were added up.
+    Summed(Disagg, u8, u32),
+}
+
 /// One summed row of values: a pre-aggregate, or values summed over a unit's roll-up.
 #[derive(Debug, Clone)]
 struct AggRow {
     area: i64,
     ind: i64,
     period: String,
-    disagg: i64,
     direct: bool,
     sum: f64,
     n: f64,
@@ -809,26 +891,56 @@ struct AggRow {
     wden: f64,
     mapped: bool,
     estimated: bool,
+    dis: Dis,
 }
 
-/// The columns every summed-row statement selects, in this order.
-const AGG_COLUMNS: &str =
-    "area_id, indicator_id, period, disagg_id, direct, sum, n, wsum, wden, mapped, estimated";
-
 impl AggRow {
-    fn from_row(r: &crate::db::Row) -> AggRow {
+    /// Columns: area, indicator, period, direct, sum, n, wsum, wden, mapped, estimated, then
+    /// [`Reduce::select`]'s.
+    fn from_row(r: &crate::db::Row, summed: bool) -> AggRow {
+        let dis = if summed {
+            let sex = match r.opt_str(11).as_deref() {
+                Some("male") => Some(dantoc_domain::disagg::Sex::Male),
+                Some("female") => Some(dantoc_domain::disagg::Sex::Female),
+                _ => None,
+            };
+            let area = match r.opt_str(12).as_deref() {
+                Some("urban") => Some(dantoc_domain::disagg::Area::Urban),
+                Some("rural") => Some(dantoc_domain::disagg::Area::Rural),
+                _ => None,
+            };
+            Dis::Summed(
+                Disagg {
+                    ethnic: r.opt_str(10),
+                    sex,
+                    area,
+                    age: r.opt_str(13),
+                },
+                r.i64(14) as u8,
+                r.i64(15) as u32,
+            )
+        } else {
+            Dis::Id(r.i64(10))
+        };
         AggRow {
             area: r.i64(0),
             ind: r.i64(1),
             period: r.str(2),
-            disagg: r.i64(3),
-            direct: r.i64(4) == 1,
-            sum: r.f64(5),
-            n: r.f64(6),
-            wsum: r.f64(7),
-            wden: r.f64(8),
-            mapped: r.i64(9) == 1,
-            estimated: r.i64(10) == 1,
+            direct: r.i64(3) == 1,
+            sum: r.f64(4),
+            n: r.f64(5),
+            wsum: r.f64(6),
+            wden: r.f64(7),
+            mapped: r.i64(8) == 1,
+            estimated: r.i64(9) == 1,
+            dis,
+        }
+    }
+
+    fn id(&self) -> i64 {
+        match self.dis {
+            Dis::Id(id) => id,
+            Dis::Summed(..) => 0,
         }
     }
 
@@ -845,6 +957,7 @@ impl AggRow {
 }
 
 /// Rows to facts: units, indicators and disaggregations by id.
+#[derive(Clone, Copy)]
 struct Conv<'a> {
     by_id: &'a HashMap<i64, usize>,
     at: &'a HashMap<i64, usize>,
@@ -853,11 +966,19 @@ struct Conv<'a> {
 
 impl Conv<'_> {
     fn fact(&self, r: &AggRow) -> Option<Fact> {
+        let (disagg, dims, parts) = match &r.dis {
+            Dis::Id(id) => {
+                let d = self.disaggs.get(id)?.clone();
+                let dims = analytics::engine::dimset(&d);
+                (d, dims, 1)
+            }
+            Dis::Summed(d, dims, parts) => (d.clone(), *dims, *parts),
+        };
         Some(Fact {
             ou: *self.at.get(&r.area)?,
             indicator: *self.by_id.get(&r.ind)?,
             period: r.period.parse().ok()?,
-            disagg: self.disaggs.get(&r.disagg)?.clone(),
+            disagg,
             direct: r.direct,
             sum: r.sum,
             n: r.n,
@@ -865,6 +986,8 @@ impl Conv<'_> {
             wden: r.wden,
             mapped: r.mapped,
             estimated: r.estimated,
+            dims,
+            parts,
         })
     }
 }
@@ -930,34 +1053,55 @@ impl Dirty {
             _ => Stale::No,
         }
     }
+
+    fn written(&self, r: &AggRow) -> bool {
+        self.part
+            .get(&(r.ind, r.period.clone()))
+            .is_some_and(|a| a.contains(&r.area))
+    }
 }
 
-/// The facts of the pairs written since the last refresh, from the values:
+/// The facts of the pairs written since the last refresh, from the values (one fact per
+/// stored disaggregation: these are few):
 /// - pairs marked in every province: every requested unit from its values (the country from all
 ///   the provinces');
 /// - pairs written in some provinces: those provinces from their values; the country as its
-///   stale pre-aggregate less those provinces' stale rows plus their values (the sums, weights
-///   and weighted sums add up, so the result is exact; a unit's own figure comes first in each
+///   pre-aggregate less those provinces' pre-aggregates plus their values (sums, weights and
+///   weighted sums add up, so the result is exact; a unit's own figure comes first in each
 ///   province, as the refresher builds it).
-#[allow(clippy::too_many_arguments)]
 fn fresh_facts(
     c: &mut dyn Conn,
     dirty: &Dirty,
     targets: &[(i64, usize)],
     nation_at: Option<usize>,
-    stale: Vec<AggRow>,
     conv: &Conv,
-    by_id: &HashMap<i64, usize>,
-    disaggs: &HashMap<i64, Disagg>,
 ) -> Result<Vec<Fact>, StoreError> {
     let mut facts = vec![];
+    let lists = |pairs: &mut dyn Iterator<Item = &(i64, String)>| {
+        let (mut ids, mut pers) = (BTreeSet::new(), BTreeSet::new());
+        for (i, p) in pairs {
+            ids.insert(*i);
+            pers.insert(p.clone());
+        }
+        (
+            ids.into_iter().collect::<Vec<i64>>(),
+            pers.into_iter().collect::<Vec<String>>(),
+        )
+    };
     if !dirty.whole.is_empty() {
-        let ids: BTreeSet<i64> = dirty.whole.iter().map(|d| d.0).collect();
-        let pers: BTreeSet<String> = dirty.whole.iter().map(|d| d.1.clone()).collect();
-        let ids: Vec<i64> = ids.into_iter().collect();
-        let pers: Vec<String> = pers.into_iter().collect();
-        let ind_of: HashMap<usize, i64> = by_id.iter().map(|(id, k)| (*k, *id)).collect();
-        let mut raw = raw_facts(c, &ids, &pers, targets, nation_at, None, by_id, disaggs)?;
+        let (ids, pers) = lists(&mut dirty.whole.iter());
+        let ind_of: HashMap<usize, i64> = conv.by_id.iter().map(|(id, k)| (*k, *id)).collect();
+        let mut raw = raw_facts(
+            c,
+            &ids,
+            &pers,
+            targets,
+            nation_at,
+            None,
+            None,
+            conv.by_id,
+            conv.disaggs,
+        )?;
         raw.retain(|f| {
             ind_of
                 .get(&f.indicator)
@@ -968,16 +1112,7 @@ fn fresh_facts(
     if dirty.part.is_empty() {
         return Ok(facts);
     }
-    let is_dirty = |r: &AggRow| {
-        dirty
-            .part
-            .get(&(r.ind, r.period.clone()))
-            .is_some_and(|a| a.contains(&r.area))
-    };
-    let ids: BTreeSet<i64> = dirty.part.keys().map(|d| d.0).collect();
-    let pers: BTreeSet<String> = dirty.part.keys().map(|d| d.1.clone()).collect();
-    let ids: Vec<i64> = ids.into_iter().collect();
-    let pers: Vec<String> = pers.into_iter().collect();
+    let (ids, pers) = lists(&mut dirty.part.keys());
     let written: BTreeSet<i64> = dirty.part.values().flatten().copied().collect();
     let requested: BTreeSet<i64> = targets.iter().map(|t| t.0).collect();
     // the provinces to read from the values: those asked for, and all of them for the country
@@ -986,8 +1121,8 @@ fn fresh_facts(
         .filter(|a| nation_at.is_some() || requested.contains(a))
         .map(|a| (*a, 0))
         .collect();
-    let mut fresh = raw_rows(c, &ids, &pers, &areas, None)?;
-    fresh.retain(|r| is_dirty(r));
+    let mut fresh = raw_rows(c, &ids, &pers, &areas, None, None)?;
+    fresh.retain(|r| dirty.written(r));
     for r in &fresh {
         if requested.contains(&r.area) {
             facts.extend(conv.fact(r));
@@ -996,32 +1131,30 @@ fn fresh_facts(
     let Some(k) = nation_at else {
         return Ok(facts);
     };
-    let (mut country, mut old): (Vec<AggRow>, Vec<AggRow>) =
-        stale.into_iter().partition(|r| r.area == 0);
-    // the stale rows of written provinces that were not asked for
-    let missing: Vec<(i64, usize)> = written
-        .iter()
-        .filter(|a| !requested.contains(a))
-        .map(|a| (*a, 0))
-        .collect();
-    if !missing.is_empty() {
-        read_agg(c, &ids, &pers, &missing, &mut |r| {
-            if is_dirty(&r) {
-                old.push(r)
+    // the country's pre-aggregates of these pairs, and those of the provinces written
+    let mut with_country = areas.clone();
+    with_country.push((0, 0));
+    let (mut country, mut old) = (vec![], vec![]);
+    read_agg(c, &ids, &pers, &with_country, None, &mut |r| {
+        if r.area == 0 {
+            if dirty.part.contains_key(&(r.ind, r.period.clone())) {
+                country.push(r);
             }
-        })?;
-    }
+        } else if dirty.written(&r) {
+            old.push(r);
+        }
+    })?;
     type Key = (i64, String, i64);
     let mut sums: std::collections::BTreeMap<Key, AggRow> = country
         .drain(..)
-        .map(|r| ((r.ind, r.period.clone(), r.disagg), r))
+        .map(|r| ((r.ind, r.period.clone(), r.id()), r))
         .collect();
     for (rows, sign) in [(own_first(old), -1.0), (own_first(fresh), 1.0)] {
         for r in rows {
-            match sums.get_mut(&(r.ind, r.period.clone(), r.disagg)) {
+            let key = (r.ind, r.period.clone(), r.id());
+            match sums.get_mut(&key) {
                 Some(s) => s.add(&r, sign),
                 None if sign > 0.0 => {
-                    let key = (r.ind, r.period.clone(), r.disagg);
                     sums.insert(
                         key,
                         AggRow {
@@ -1031,14 +1164,14 @@ fn fresh_facts(
                         },
                     );
                 }
-                // a stale row the country's pre-aggregate did not count: nothing to take away
+                // a row the country's pre-aggregate did not count: nothing to take away
                 None => {}
             }
         }
     }
     let at: HashMap<i64, usize> = [(0, k)].into();
     let conv0 = Conv { at: &at, ..*conv };
-    // a key whose values were all removed has no weight left
+    // a disaggregation whose values were all removed has no weight left
     facts.extend(
         sums.values()
             .filter(|r| r.n > 1e-9)
@@ -1065,20 +1198,34 @@ fn read_agg(
     ind_ids: &[i64],
     periods: &[String],
     areas: &[(i64, usize)],
+    reduce: Option<&Reduce>,
     each: &mut dyn FnMut(AggRow),
 ) -> Result<(), StoreError> {
     let (pm, pv) = text_params(1, periods);
-    let rows = c.query(
-        &format!(
-            "SELECT {AGG_COLUMNS}
-             FROM agg_value WHERE indicator_id IN ({}) AND period IN ({pm}) AND area_id IN ({})",
-            id_list(ind_ids.iter().copied()),
-            id_list(areas.iter().map(|a| a.0))
-        ),
-        &pv,
-    )?;
-    for r in &rows {
-        each(AggRow::from_row(r));
+    let (ids, units) = (
+        id_list(ind_ids.iter().copied()),
+        id_list(areas.iter().map(|a| a.0)),
+    );
+    let (dis, join) = (Reduce::select(reduce, "a"), Reduce::join(reduce, "a"));
+    let sql = if reduce.is_some() {
+        let group = Reduce::group(reduce, "a");
+        format!(
+            "SELECT a.area_id, a.indicator_id, a.period, a.direct, SUM(a.sum), SUM(a.n), SUM(a.wsum),
+                    SUM(a.wden), MAX(a.mapped), MAX(a.estimated), {dis}
+             FROM agg_value a {join}
+             WHERE a.indicator_id IN ({ids}) AND a.period IN ({pm}) AND a.area_id IN ({units})
+             GROUP BY a.area_id, a.indicator_id, a.period, a.direct, {group}"
+        )
+    } else {
+        format!(
+            "SELECT a.area_id, a.indicator_id, a.period, a.direct, a.sum, a.n, a.wsum, a.wden,
+                    a.mapped, a.estimated, {dis}
+             FROM agg_value a
+             WHERE a.indicator_id IN ({ids}) AND a.period IN ({pm}) AND a.area_id IN ({units})"
+        )
+    };
+    for r in &c.query(&sql, &pv)? {
+        each(AggRow::from_row(r, reduce.is_some()));
     }
     Ok(())
 }
@@ -1090,6 +1237,7 @@ fn raw_rows(
     periods: &[String],
     areas: &[(i64, usize)],
     visible: Visible,
+    reduce: Option<&Reduce>,
 ) -> Result<Vec<AggRow>, StoreError> {
     let mut out = vec![];
     if areas.is_empty() || periods.is_empty() || ind_ids.is_empty() {
@@ -1104,6 +1252,11 @@ fn raw_rows(
             format!("AND (d.published = 1 OR {sql})")
         }
     };
+    let (dis, join, group) = (
+        Reduce::select(reduce, "d"),
+        Reduce::join(reduce, "d"),
+        Reduce::group(reduce, "d"),
+    );
     // From the units to their values. SQLite keeps a CROSS JOIN's order (PostgreSQL plans
     // it as any inner join): left free, it walks every value of the indicators and periods
     // and probes the roll-up once per requested unit for each (the 124 communes of one
@@ -1111,31 +1264,33 @@ fn raw_rows(
     for chunk in areas.chunks(2000) {
         let rows = c.query(
             &format!(
-                "SELECT r.ancestor_id, d.indicator_id, d.period, d.disagg_id, r.direct,
+                "SELECT r.ancestor_id, d.indicator_id, d.period, r.direct,
                         SUM(d.value * r.weight), SUM(r.weight),
                         COALESCE(SUM(d.value * w.value * r.weight), 0), COALESCE(SUM(w.value * r.weight), 0),
-                        MAX(r.mapped), MAX(r.estimated)
+                        MAX(r.mapped), MAX(r.estimated), {dis}
                  FROM unit_rollup r
                  CROSS JOIN data_value d
                  {WEIGHT_JOIN}
+                 {join}
                  WHERE d.unit_id = r.unit_id
                    AND r.ancestor_id IN ({}) AND d.indicator_id IN ({})
                    AND d.month_start IN ({}) AND d.period IN ({pm})
                    AND d.value IS NOT NULL {vis}
-                 GROUP BY r.ancestor_id, d.indicator_id, d.period, d.disagg_id, r.direct",
+                 GROUP BY r.ancestor_id, d.indicator_id, d.period, r.direct, {group}",
                 id_list(chunk.iter().map(|a| a.0)),
                 id_list(ind_ids.iter().copied()),
                 month_starts(periods)
             ),
             &p,
         )?;
-        out.extend(rows.iter().map(AggRow::from_row));
+        out.extend(rows.iter().map(|r| AggRow::from_row(r, reduce.is_some())));
     }
     Ok(out)
 }
 
-/// Facts from `data_value`, summed per requested unit through `unit_rollup`. The whole country
-/// (when asked, at `nation_at`) is folded from the current provinces.
+/// Facts from `data_value`, summed per requested unit through `unit_rollup` (with the
+/// breakdowns not asked for summed away, when `reduce`). The whole country (when asked, at
+/// `nation_at`) is folded from the current provinces, one fact per stored disaggregation.
 #[allow(clippy::too_many_arguments)]
 fn raw_facts(
     c: &mut dyn Conn,
@@ -1144,6 +1299,7 @@ fn raw_facts(
     targets: &[(i64, usize)],
     nation_at: Option<usize>,
     visible: Visible,
+    reduce: Option<&Reduce>,
     by_id: &HashMap<i64, usize>,
     disaggs: &HashMap<i64, Disagg>,
 ) -> Result<Vec<Fact>, StoreError> {
@@ -1153,7 +1309,7 @@ fn raw_facts(
         at: &at,
         disaggs,
     };
-    let mut facts: Vec<Fact> = raw_rows(c, ind_ids, periods, targets, visible)?
+    let mut facts: Vec<Fact> = raw_rows(c, ind_ids, periods, targets, visible, reduce)?
         .iter()
         .filter_map(|r| conv.fact(r))
         .collect();
@@ -1166,7 +1322,7 @@ fn raw_facts(
             .collect();
         let at: HashMap<i64, usize> = provinces.iter().copied().collect();
         let conv = Conv { at: &at, ..conv };
-        let per_province: Vec<Fact> = raw_rows(c, ind_ids, periods, &provinces, visible)?
+        let per_province: Vec<Fact> = raw_rows(c, ind_ids, periods, &provinces, visible, None)?
             .iter()
             .filter_map(|r| conv.fact(r))
             .collect();

@@ -18,6 +18,7 @@ dantoc_store::on_both_backends!(
     relative_periods_and_filters,
     pre_aggregates_agree_with_the_values_and_stay_fresh,
     writes_are_tracked_per_province_and_read_fresh,
+    stored_totals_win_when_breakdowns_are_summed_away,
     bad_requests_name_the_parameter,
 );
 
@@ -555,6 +556,63 @@ fn writes_are_tracked_per_province_and_read_fresh(db: &TestDb) {
     .map(|ind| (ind, "2022", "20"))
     .collect();
     check("new pair", &want);
+}
+
+/// Breakdowns a pivot does not ask for are summed away in SQL: a total stored for a group
+/// still wins over its parts (rule 3), on a commune (from the values) and on its province and
+/// the country (from the pre-aggregates).
+fn stored_totals_win_when_breakdowns_are_summed_away(db: &TestDb) {
+    put(
+        db,
+        &[
+            ("0101", "07030", "2023", "E02", 1000.0),
+            ("0101", "07030", "2023", "E02.M", 400.0),
+            ("0101", "07030", "2023", "E02.F", 500.0),
+            ("0101", "07030", "2023", "E10.F", 30.0),
+            ("0101", "07030", "2023", "E10.M", 20.0),
+            ("0101", "05977", "2023", "E02.F.R", 7.0),
+        ],
+    );
+    analytics::refresh_all(db).unwrap();
+    for ou in ["07030", "22", "VN"] {
+        let by_eth = pivot(
+            db,
+            &["dx:0101", &format!("ou:{ou}"), "pe:2023", "eth:02;10"],
+            &[],
+            None,
+        )
+        .unwrap();
+        // Lạng Sơn's E02.F.R has more dimensions than the cells' other values: never counted
+        let extra = 0.0;
+        assert_eq!(
+            at(&by_eth, "0101", ou, "2023", Some("02")),
+            Some(1000.0 + extra),
+            "{ou}"
+        );
+        assert_eq!(
+            at(&by_eth, "0101", ou, "2023", Some("10")),
+            Some(50.0),
+            "{ou}"
+        );
+        let by_sex = pivot(
+            db,
+            &["dx:0101", &format!("ou:{ou}"), "pe:2023", "sex:M;F"],
+            &["eth:02"],
+            None,
+        )
+        .unwrap();
+        let key = |sex: &str| {
+            let d = by_sex.dim(DimId::Sex).unwrap();
+            let mut k = [0u32; 7];
+            k[4] = d.items.iter().position(|i| i.code == sex).unwrap() as u32;
+            by_sex.cells.get(&k).and_then(|c| c.value)
+        };
+        assert_eq!(key("M"), Some(400.0), "{ou}");
+        assert_eq!(key("F"), Some(500.0 + extra), "{ou}");
+        // nothing asked: one breakdown level per cell, the one with the fewest dimensions
+        let total = pivot(db, &["dx:0101", &format!("ou:{ou}"), "pe:2023"], &[], None).unwrap();
+        assert_eq!(at(&total, "0101", ou, "2023", None), Some(1000.0), "{ou}");
+    }
 }
 
 fn bad_requests_name_the_parameter(db: &TestDb) {

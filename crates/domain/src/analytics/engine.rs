@@ -60,11 +60,19 @@ pub struct Fact {
     pub mapped: bool,
     /// Some of those used default (equal) weights.
     pub estimated: bool,
+    /// The breakdown dimensions of the stored values ([`dimset`]: ethnic group 1, sex 2, area
+    /// 4, age 8). Equal to `disagg`'s own unless the store summed away the dimensions a pivot
+    /// does not ask for; rule 3 compares these.
+    pub dims: u8,
+    /// How many disaggregations of the stored values this fact adds up (1 unless the store
+    /// summed some away): an indicator that does not aggregate has a value only for one.
+    pub parts: u32,
 }
 
 impl Fact {
     /// A fact of one plain value (tests and small callers).
     pub fn value(indicator: usize, ou: usize, period: Period, disagg: Disagg, v: f64) -> Fact {
+        let dims = dimset(&disagg);
         Fact {
             indicator,
             ou,
@@ -77,6 +85,8 @@ impl Fact {
             wden: 0.0,
             mapped: false,
             estimated: false,
+            dims,
+            parts: 1,
         }
     }
 }
@@ -164,7 +174,7 @@ impl Acc {
         self.n += f.n;
         self.wsum += f.wsum;
         self.wden += f.wden;
-        self.facts += 1;
+        self.facts += f.parts;
         self.mapped |= f.mapped;
         self.estimated |= f.estimated;
         let end = f.period.month_range().1 + 1;
@@ -200,7 +210,8 @@ impl Acc {
     }
 }
 
-fn dimset(d: &Disagg) -> u8 {
+/// The breakdown dimensions of a disaggregation as bits: ethnic group 1, sex 2, area 4, age 8.
+pub fn dimset(d: &Disagg) -> u8 {
     (d.ethnic.is_some() as u8)
         | (d.sex.is_some() as u8) << 1
         | (d.area.is_some() as u8) << 2
@@ -406,7 +417,7 @@ pub fn compute(req: &Request, input: &Input) -> Result<Computed, Problems> {
         if !ok {
             continue;
         }
-        let ds = dimset(&f.disagg);
+        let ds = f.dims;
         // every combination of the matching items
         let mut key: Key = [0; 7];
         let mut idx = [0usize; 7];
@@ -555,11 +566,13 @@ fn own_figures_first(facts: &[Fact]) -> Vec<bool> {
 /// unit's own figure first (rule 1), then one fact per indicator, period and disaggregation.
 pub fn fold_into(facts: Vec<Fact>, ou: usize) -> Vec<Fact> {
     let counts = own_figures_first(&facts);
-    let mut out: BTreeMap<(usize, Period, String), Fact> = BTreeMap::new();
+    let mut out: BTreeMap<(usize, Period, String, u8), Fact> = BTreeMap::new();
     for (f, _) in facts.into_iter().zip(counts).filter(|(_, c)| *c) {
-        let key = (f.indicator, f.period, f.disagg.code());
+        let key = (f.indicator, f.period, f.disagg.code(), f.dims);
         match out.get_mut(&key) {
             Some(g) => {
+                // the same disaggregation in another unit
+                g.parts = g.parts.max(f.parts);
                 g.sum += f.sum;
                 g.n += f.n;
                 g.wsum += f.wsum;
