@@ -833,7 +833,11 @@ impl Reduce {
             })
             .collect();
         cols.push(Self::dims_sql());
-        cols.push(format!("COUNT(DISTINCT {alias}.disagg_id)"));
+        // one disaggregation or several (what the engine's one-value rules need): a distinct
+        // count would keep PostgreSQL from hashing the groups
+        cols.push(format!(
+            "CASE WHEN MIN({alias}.disagg_id) = MAX({alias}.disagg_id) THEN 1 ELSE 2 END"
+        ));
         cols.join(", ")
     }
 
@@ -874,7 +878,8 @@ enum Dis {
     /// One stored disaggregation.
     Id(i64),
     /// Stored disaggregations with some dimensions summed away: what is left, the stored
-    /// dimensions (bits, see [`analytics::engine::dimset`]) and how many were added up.
+    /// dimensions (bits, see [`analytics::engine::dimset`]) and how many were added up (1, or
+    /// 2 for any number above one).
     Summed(Disagg, u8, u32),
 }
 

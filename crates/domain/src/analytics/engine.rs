@@ -65,7 +65,8 @@ pub struct Fact {
     /// does not ask for; rule 3 compares these.
     pub dims: u8,
     /// How many disaggregations of the stored values this fact adds up (1 unless the store
-    /// summed some away): an indicator that does not aggregate has a value only for one.
+    /// summed some away; a store may say 2 for any number above one): an indicator that does
+    /// not aggregate has a value only for one.
     pub parts: u32,
 }
 
@@ -385,8 +386,16 @@ pub fn compute(req: &Request, input: &Input) -> Result<Computed, Problems> {
     let mut acc: HashMap<(Key, u8), Acc> = HashMap::new();
     let mut lists: Vec<Vec<u32>> = vec![vec![]; 7];
     for (f, _) in input.facts.iter().zip(&counts).filter(|(_, c)| **c) {
-        lists[DimId::Dx.index()] = vec![f.indicator as u32];
-        lists[DimId::Ou.index()] = vec![if ou_filter { 0 } else { f.ou as u32 }];
+        // reused lists: no allocation per fact
+        let one = |l: &mut Vec<u32>, v: u32| {
+            l.clear();
+            l.push(v);
+        };
+        one(&mut lists[DimId::Dx.index()], f.indicator as u32);
+        one(
+            &mut lists[DimId::Ou.index()],
+            if ou_filter { 0 } else { f.ou as u32 },
+        );
         let pe = &mut lists[DimId::Pe.index()];
         pe.clear();
         for (j, p) in input.periods.iter().enumerate() {
@@ -398,7 +407,7 @@ pub fn compute(req: &Request, input: &Input) -> Result<Computed, Problems> {
             }
         }
         for d in [DimId::Eth, DimId::Sex, DimId::Area, DimId::Age] {
-            lists[d.index()] = vec![0];
+            one(&mut lists[d.index()], 0);
         }
         let mut ok = !lists[DimId::Pe.index()].is_empty();
         for (id, matchers, filter) in &breakdowns {
