@@ -727,11 +727,15 @@ fn pivot_on(
                 at: &area_at,
                 disaggs: &disaggs,
             };
-            read_agg(c, &ind_ids, &periods_sql, &areas, Some(&reduce), &mut |r| {
+            // summed over the breakdowns not asked for here, not in SQL: SQLite sorts to group,
+            // which costs more than reading every pre-aggregate row (BENCHMARKS.md, issue #5)
+            let mut summer = Summer::new(&reduce, &disaggs);
+            read_agg(c, &ind_ids, &periods_sql, &areas, &mut |r| {
                 if let Stale::No = dirty.state(r.ind, &r.period, r.area) {
-                    facts.extend(conv.fact(&r));
+                    summer.add(r);
                 }
             })?;
+            facts.extend(summer.rows().filter_map(|r| conv.fact(&r)));
             if !dirty.is_empty() {
                 facts.extend(fresh_facts(c, &dirty, &targets, nation_at, &conv)?);
             }
@@ -869,6 +873,68 @@ impl Reduce {
             .collect();
         cols.push(format!("({})", Self::dims_sql()));
         cols.join(", ")
+    }
+}
+
+/// Pre-aggregate rows summed in Rust over the breakdowns a pivot does not ask for.
+struct Summer {
+    /// Disaggregation id → (what is left of it, its stored dimensions).
+    class: HashMap<i64, (u32, u8)>,
+    /// What is left of each disaggregation, by class.
+    left: Vec<Disagg>,
+    groups: HashMap<(i64, i64, String, bool, u32, u8), AggRow>,
+}
+
+impl Summer {
+    fn new(reduce: &Reduce, disaggs: &HashMap<i64, Disagg>) -> Summer {
+        let mut class = HashMap::new();
+        let mut left: Vec<Disagg> = vec![];
+        let mut by_code: HashMap<String, u32> = HashMap::new();
+        for (id, d) in disaggs {
+            let k = reduce.keep;
+            let rest = Disagg {
+                ethnic: d.ethnic.clone().filter(|_| k[0]),
+                sex: d.sex.filter(|_| k[1]),
+                area: d.area.filter(|_| k[2]),
+                age: d.age.clone().filter(|_| k[3]),
+            };
+            let n = left.len() as u32;
+            let cls = *by_code.entry(rest.code()).or_insert_with(|| {
+                left.push(rest);
+                n
+            });
+            class.insert(*id, (cls, analytics::engine::dimset(d)));
+        }
+        Summer {
+            class,
+            left,
+            groups: HashMap::new(),
+        }
+    }
+
+    /// A row of one stored disaggregation (rows of the same disaggregation, unit, indicator,
+    /// period and `direct` come once: the pre-aggregates' key).
+    fn add(&mut self, r: AggRow) {
+        let Some(&(cls, dims)) = self.class.get(&r.id()) else {
+            return;
+        };
+        let key = (r.area, r.ind, r.period.clone(), r.direct, cls, dims);
+        match self.groups.get_mut(&key) {
+            Some(g) => {
+                g.add(&r, 1.0);
+                if let Dis::Summed(_, _, parts) = &mut g.dis {
+                    *parts += 1;
+                }
+            }
+            None => {
+                let dis = Dis::Summed(self.left[cls as usize].clone(), dims, 1);
+                self.groups.insert(key, AggRow { dis, ..r });
+            }
+        }
+    }
+
+    fn rows(self) -> impl Iterator<Item = AggRow> {
+        self.groups.into_values()
     }
 }
 
@@ -1140,7 +1206,7 @@ fn fresh_facts(
     let mut with_country = areas.clone();
     with_country.push((0, 0));
     let (mut country, mut old) = (vec![], vec![]);
-    read_agg(c, &ids, &pers, &with_country, None, &mut |r| {
+    read_agg(c, &ids, &pers, &with_country, &mut |r| {
         if r.area == 0 {
             if dirty.part.contains_key(&(r.ind, r.period.clone())) {
                 country.push(r);
@@ -1198,39 +1264,25 @@ fn own_first(rows: Vec<AggRow>) -> Vec<AggRow> {
         .collect()
 }
 
+/// Pre-aggregate rows, one per stored disaggregation.
 fn read_agg(
     c: &mut dyn Conn,
     ind_ids: &[i64],
     periods: &[String],
     areas: &[(i64, usize)],
-    reduce: Option<&Reduce>,
     each: &mut dyn FnMut(AggRow),
 ) -> Result<(), StoreError> {
     let (pm, pv) = text_params(1, periods);
-    let (ids, units) = (
+    let sql = format!(
+        "SELECT a.area_id, a.indicator_id, a.period, a.direct, a.sum, a.n, a.wsum, a.wden,
+                a.mapped, a.estimated, a.disagg_id
+         FROM agg_value a
+         WHERE a.indicator_id IN ({}) AND a.period IN ({pm}) AND a.area_id IN ({})",
         id_list(ind_ids.iter().copied()),
-        id_list(areas.iter().map(|a| a.0)),
+        id_list(areas.iter().map(|a| a.0))
     );
-    let (dis, join) = (Reduce::select(reduce, "a"), Reduce::join(reduce, "a"));
-    let sql = if reduce.is_some() {
-        let group = Reduce::group(reduce, "a");
-        format!(
-            "SELECT a.area_id, a.indicator_id, a.period, a.direct, SUM(a.sum), SUM(a.n), SUM(a.wsum),
-                    SUM(a.wden), MAX(a.mapped), MAX(a.estimated), {dis}
-             FROM agg_value a {join}
-             WHERE a.indicator_id IN ({ids}) AND a.period IN ({pm}) AND a.area_id IN ({units})
-             GROUP BY a.area_id, a.indicator_id, a.period, a.direct, {group}"
-        )
-    } else {
-        format!(
-            "SELECT a.area_id, a.indicator_id, a.period, a.direct, a.sum, a.n, a.wsum, a.wden,
-                    a.mapped, a.estimated, {dis}
-             FROM agg_value a
-             WHERE a.indicator_id IN ({ids}) AND a.period IN ({pm}) AND a.area_id IN ({units})"
-        )
-    };
     for r in &c.query(&sql, &pv)? {
-        each(AggRow::from_row(r, reduce.is_some()));
+        each(AggRow::from_row(r, false));
     }
     Ok(())
 }
