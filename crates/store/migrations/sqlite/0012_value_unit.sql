@@ -4,4 +4,11 @@
 -- without a scan of the whole table. (unit_id, disagg_id) answers that query from the index
 -- alone. One index and no more: every import writes it. Keep in step with the other engine's
 -- 0012_value_unit.sql.
-CREATE INDEX data_value_unit ON data_value(unit_id, disagg_id);
+--
+-- SQLite only: month_end comes third (fixed by the period, never updated: a value's update
+-- leaves the index alone). An index of a WITHOUT ROWID table holds the primary key's columns
+-- after its own, so (unit_id, disagg_id) alone would match a lookup of one value by its whole
+-- key as well as the primary key does, and the planner took the narrower index — then a second
+-- search in the table for the row — for the per-value writes and the analytics' weight join.
+-- With month_end between them only the primary key matches a whole key.
+CREATE INDEX data_value_unit ON data_value(unit_id, disagg_id, month_end);
