@@ -157,6 +157,9 @@ try {
   assert.equal(await cell('0101', 'E08.F').inputValue(), '19', 'saved online, shown after the reload');
   await type('x-pop-total', 'F', '4567');
   await waitStatus(/\(4\)$/, 'one more value queued');
+  // the form cannot be submitted while values wait in the queue
+  await page.getByRole('button', { name: 'Nộp biểu để phê duyệt' }).click();
+  assert.match(await page.locator('#approval-out').textContent(), /^Còn giá trị chưa gửi/);
   assert.ok(await fitsWidth(page), 'the offline page fits 360 px');
   await page.screenshot({ path: `${shots}/entry-offline-360.png`, fullPage: true });
 
@@ -179,7 +182,7 @@ try {
   const submit = page.getByRole('button', { name: 'Nộp biểu để phê duyệt' });
   assert.ok(await submit.isVisible());
   const navigated = page.locator('p.ok', { hasText: 'Đã nộp biểu để phê duyệt' }).waitFor({ timeout: 20000 }).then(() => true, () => false);
-  const refused = page.locator('#approval-out').filter({ hasText: /./ }).waitFor({ timeout: 20000 }).then(() => false, () => false);
+  const refused = page.locator('#approval-out').filter({ hasText: /^Chưa nộp được/ }).waitFor({ timeout: 20000 }).then(() => false, () => false);
   await submit.click();
   if (!(await Promise.race([navigated, refused]))) {
     throw new Error(`the submission: ${await page.locator('#approval-out').textContent().catch(() => '?')}`);

@@ -16,12 +16,12 @@
     saved: "Saved", pending: "Waiting to send", offline: "Offline", sending: "Sending",
     conflicts: "conflicts", relogin: "Your session has ended: log in again (the values are kept on this device).",
     refused: "Not saved", server: "On the server", keep: "Keep my value", take: "Take the server's value",
-    before: "Before", pendingSubmit: "Some values are not sent yet: wait for “Saved”."
+    before: "Before", pendingSubmit: "Some values are not sent yet: wait for “Saved”.", notSubmitted: "Not submitted"
   } : {
     saved: "Đã lưu", pending: "Đang chờ gửi", offline: "Ngoại tuyến", sending: "Đang gửi",
     conflicts: "ô xung đột", relogin: "Phiên đăng nhập đã hết: hãy đăng nhập lại (các giá trị vẫn được giữ trên máy).",
     refused: "Không lưu được", server: "Trên máy chủ", keep: "Giữ giá trị của tôi", take: "Lấy giá trị trên máy chủ",
-    before: "Kỳ trước", pendingSubmit: "Còn giá trị chưa gửi: hãy đợi đến khi hiện “Đã lưu”."
+    before: "Kỳ trước", pendingSubmit: "Còn giá trị chưa gửi: hãy đợi đến khi hiện “Đã lưu”.", notSubmitted: "Chưa nộp được"
   };
   var PREFIX = FORM + "|" + OU + "|" + PE + "|";
   var statusEl = document.getElementById("entry-status");
@@ -452,7 +452,7 @@
         return r.json().catch(function () { return {}; }).then(function (j) {
           if (r.ok) { location.assign(approval.elements.back.value + "&nop=1"); return; }
           var why = (j.errors || []).map(function (e) { return e.message; }).join("; ") || j.message || r.status;
-          out.textContent = T.refused + ": " + why;
+          out.textContent = T.notSubmitted + ": " + why;
         });
       }).catch(function () { out.textContent = T.offline; });
     });
