@@ -1,11 +1,11 @@
 // A provincial officer on a 360 px phone: log in, find the commune's submitted form on the
-// approvals page, return it with a comment, (after the commune submits again) approve and lock
-// it, and read the reporting progress.
-// Usage: node approvals.mjs BASE_URL SCREENSHOT_DIR USERNAME PASSWORD COMMUNE_TOKEN
+// approvals page, return it with a comment, (after the commune submits again from its entry
+// page, on a phone with script turned off) approve and lock it, and read the reporting progress.
+// Usage: node approvals.mjs BASE_URL SCREENSHOT_DIR USERNAME PASSWORD COMMUNE_USERNAME
 import assert from 'node:assert/strict';
-import { phone, fitsWidth } from './lib.mjs';
+import { phone, anotherPhone, fitsWidth } from './lib.mjs';
 
-const [base, shots, user, password, communeToken] = process.argv.slice(2);
+const [base, shots, user, password, communeUser] = process.argv.slice(2);
 const { browser, page, errors } = await phone();
 try {
   await page.goto(base + '/phe-duyet');
@@ -33,13 +33,24 @@ try {
   assert.match(await back.locator('.comment').textContent(), /Số thành viên nữ chưa khớp/);
   console.log('returned');
 
-  // the commune submits again (through the API, with its officer's token), then approve and lock here
-  const resubmit = await fetch(base + '/api/approvals', {
-    method: 'POST',
-    headers: { Authorization: 'Bearer ' + communeToken, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ form: 'BM-DTTS-02', orgUnit: '06877', period: '2025', action: 'submit' }),
-  });
-  assert.equal(resubmit.status, 200, await resubmit.text());
+  // the commune submits again from its entry page, on a phone with script turned off: the
+  // button is a plain form that comes back to the page
+  const xa = await anotherPhone(browser, { javaScriptEnabled: false });
+  await xa.page.goto(base + '/dang-nhap');
+  await xa.page.getByLabel('Tên đăng nhập').fill(communeUser);
+  await xa.page.getByLabel('Mật khẩu').fill(password);
+  await xa.page.getByRole('button', { name: 'Đăng nhập' }).click();
+  await xa.page.waitForURL((u) => !u.pathname.startsWith('/dang-nhap'));
+  await xa.page.goto(base + '/nhap-lieu/BM-DTTS-02?ou=06877&pe=2025');
+  assert.equal((await xa.page.locator('#approval-state').textContent()).trim(), 'bị trả lại');
+  await xa.page.getByRole('button', { name: 'Nộp biểu để phê duyệt' }).click();
+  await xa.page.waitForURL(/\/nhap-lieu\/BM-DTTS-02\?ou=06877&pe=2025&nop=1$/);
+  assert.match(await xa.page.locator('p.ok').textContent(), /Đã nộp biểu để phê duyệt/);
+  assert.equal((await xa.page.locator('#approval-state').textContent()).trim(), 'đã nộp');
+  assert.notEqual(await xa.page.locator('input[name="v:x-cnscd-to:default"]').getAttribute('readonly'), null, 'not editable');
+  assert.deepEqual(xa.errors, [], 'no resource errors without script');
+  console.log('submitted again without script');
+  // then approve and lock here
   await page.reload();
   await page.locator('article.approval', { hasText: 'Xã Đông Ngũ' }).getByRole('button', { name: 'Duyệt' }).click();
   assert.match(await page.locator('.ok').textContent(), /Duyệt: .* đã duyệt/);

@@ -1,14 +1,18 @@
-// A commune officer on a 360 px phone enters a form for their commune and 2025: some values
-// saved online (one answer lost on the way, so the batch is sent again), then the network is
-// cut, more values are typed, the page is reloaded with no network (the service worker's copy)
-// and one more value typed; meanwhile a provincial officer changes one of the cells through
-// the API. When the network returns the queue is sent, the changed cell comes back as a
-// conflict, and the officer keeps their value. The Rust side then checks in the database that
-// every value reached the server exactly once.
+// Issue #4's whole story on 360 px phones, in order, as the officers would live it. A commune
+// officer logs in on the login page and opens their commune's form for 2025 from their list;
+// values are saved online (one answer lost on the way, so the batch is sent again and applied
+// once); the network is cut, more values are typed, the page is reloaded with no network (the
+// service worker's copy) and one more value typed; meanwhile a provincial officer changes one
+// of the cells. When the network returns the queue is sent, the changed cell comes back as a
+// conflict, the officer keeps their value, and every value is read back once through the API.
+// The commune officer submits the form from the entry page; the provincial officer logs in on
+// another phone and approves it on /phe-duyet; the values are in the API, and the entry page
+// shows the form approved and read-only. The Rust side then checks in the database that every
+// value reached the server exactly once and the approval's state and steps.
 // Usage: node entry.mjs BASE_URL SCREENSHOT_DIR USERNAME PASSWORD OTHER_USERNAME
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { phone, fitsWidth } from './lib.mjs';
+import { phone, anotherPhone, fitsWidth } from './lib.mjs';
 
 const [base, shots, user, password, other] = process.argv.slice(2);
 const { browser, context, page, errors } = await phone();
@@ -22,6 +26,29 @@ const waitStatus = async (re, what) => {
 };
 const cell = (ind, dis) => page.locator(`input[name="v:${ind}:${dis}"]`);
 const type = async (ind, dis, v) => { await cell(ind, dis).fill(v); await cell(ind, dis).press('Tab'); };
+
+// the form's values for the commune and 2025, through the API (DHIS2's dataValueSets), as
+// `indicator/disaggregation → [values]`: one entry per value stored
+async function formValues(request) {
+  const r = await request.get(`${base}/api/dataValueSets?dataSet=BM-DTTS-01&orgUnit=06877&period=2025`);
+  assert.equal(r.status(), 200, await r.text());
+  const out = new Map();
+  for (const v of (await r.json()).dataValues) {
+    const k = `${v.dataElement}/${v.categoryOptionCombo}`;
+    out.set(k, [...(out.get(k) || []), v.value]);
+  }
+  return out;
+}
+// what this story typed, and the province's cell kept as the commune officer's
+const typed = {
+  '0101/E08.M': '22', '0101/E08.F': '19', 'x-ho-dtts/E08': '9', 'x-ho-ngheo-dtts/E08': '3',
+  'x-pop-total/M': '4321', 'x-pop-total/F': '4567',
+};
+function eachOnce(values, who) {
+  for (const [k, v] of Object.entries(typed)) {
+    assert.deepEqual(values.get(k), [v], `${k} through the API for ${who}`);
+  }
+}
 
 // the provincial officer, through the API with their own session
 async function otherOfficerSets(ind, dis, value) {
@@ -130,6 +157,9 @@ try {
   assert.equal(await cell('0101', 'E08.F').inputValue(), '19', 'saved online, shown after the reload');
   await type('x-pop-total', 'F', '4567');
   await waitStatus(/\(4\)$/, 'one more value queued');
+  // the form cannot be submitted while values wait in the queue
+  await page.getByRole('button', { name: 'Nộp biểu để phê duyệt' }).click();
+  assert.match(await page.locator('#approval-out').textContent(), /^Còn giá trị chưa gửi/);
   assert.ok(await fitsWidth(page), 'the offline page fits 360 px');
   await page.screenshot({ path: `${shots}/entry-offline-360.png`, fullPage: true });
 
@@ -145,13 +175,58 @@ try {
   assert.equal(await cell('0101', 'E08.M').inputValue(), '22');
   assert.ok(!(await td.evaluate((e) => e.classList.contains('conflict'))));
 
-  // the approval button is there (the workflow's API answers when it is on this server)
-  assert.ok(await page.locator('#approval-submit').isVisible());
+  // every value reached the server, once
+  eachOnce(await formValues(page.request), 'the commune officer');
+
+  // the commune submits the form for approval, from the entry page
+  const submit = page.getByRole('button', { name: 'Nộp biểu để phê duyệt' });
+  assert.ok(await submit.isVisible());
+  const navigated = page.locator('p.ok', { hasText: 'Đã nộp biểu để phê duyệt' }).waitFor({ timeout: 20000 }).then(() => true, () => false);
+  const refused = page.locator('#approval-out').filter({ hasText: /^Chưa nộp được/ }).waitFor({ timeout: 20000 }).then(() => false, () => false);
+  await submit.click();
+  if (!(await Promise.race([navigated, refused]))) {
+    throw new Error(`the submission: ${await page.locator('#approval-out').textContent().catch(() => '?')}`);
+  }
+  assert.equal((await page.locator('#approval-state').textContent()).trim(), 'đã nộp');
+  assert.match(page.url(), /BM-DTTS-01\?ou=06877&pe=2025&eth=08$/, 'the notice is said once, not on a reload');
+  assert.ok(await cell('0101', 'E08.M').evaluate((e) => e.readOnly), 'a submitted form is not editable');
+  assert.equal(await page.locator('#approval-form').count(), 0, 'submitted once');
+
+  // a provincial officer, on another phone, logs in and approves it
+  const tinh = await anotherPhone(browser);
+  await tinh.page.goto(base + '/phe-duyet');
+  await tinh.page.waitForURL(/dang-nhap\?next=/);
+  await tinh.page.getByLabel('Tên đăng nhập').fill(other);
+  await tinh.page.getByLabel('Mật khẩu').fill(password);
+  await tinh.page.getByRole('button', { name: 'Đăng nhập' }).click();
+  await tinh.page.waitForURL(/phe-duyet$/);
+  const card = tinh.page.locator('article.approval', { hasText: 'BM-DTTS-01' });
+  assert.match(await card.textContent(), /Xã Đông Ngũ[\s\S]*đã nộp/);
+  assert.match(await card.textContent(), /can-bo-dong-ngu/, 'who submitted');
+  assert.ok(await fitsWidth(tinh.page), 'the approvals page fits 360 px');
+  await card.getByRole('button', { name: 'Duyệt', exact: true }).click();
+  assert.match(await tinh.page.locator('.ok').textContent(), /Duyệt: biểu BM-DTTS-01 của Xã Đông Ngũ .* đã duyệt/);
+  await tinh.page.screenshot({ path: `${shots}/entry-approved-by-province-360.png`, fullPage: true });
+  // the values are in the API
+  eachOnce(await formValues(tinh.page.request), 'the provincial officer');
+  assert.deepEqual(tinh.errors, [], 'no script or resource errors for the province');
+
+  // the commune's entry page shows the form approved, read-only
+  await page.reload();
+  assert.equal((await page.locator('#approval-state').textContent()).trim(), 'đã duyệt');
+  assert.equal(await page.locator('p.ok').count(), 0, 'no notice of the submission any more');
+  assert.ok(await page.locator('#approval-note').isVisible());
+  assert.ok(await cell('0101', 'E08.M').evaluate((e) => e.readOnly), 'an approved form is not editable');
+  assert.equal(await cell('0101', 'E08.M').inputValue(), '22');
+  assert.equal(await page.locator('#approval-form').count(), 0);
+  assert.equal(await page.getByRole('button', { name: 'Lưu tất cả' }).count(), 0);
+  assert.ok(await fitsWidth(page), 'the approved page fits 360 px');
+  await page.screenshot({ path: `${shots}/entry-approved-360.png`, fullPage: true });
 
   // a lost answer and offline requests fail on purpose; nothing else may
   const unexpected = errors.filter((e) => !/ERR_INTERNET_DISCONNECTED|api\/dataEntry: net::ERR_CONNECTION_RESET/.test(e));
   assert.deepEqual(unexpected, []);
-  console.log('ok: data entry online, offline and back, on a 360 px phone');
+  console.log('ok: entered online, offline and back, conflict resolved, submitted and approved, on 360 px phones');
 } finally {
   await browser.close();
 }

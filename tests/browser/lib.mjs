@@ -9,8 +9,13 @@ export async function phone() {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  // a 360 px phone
-  const context = await browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'vi-VN' });
+  return { browser, ...(await anotherPhone(browser)) };
+}
+
+/// A second 360 px phone in the same browser (its own cookies, storage and network): another
+/// officer. `options` go to the context (`{ javaScriptEnabled: false }`: a phone with script off).
+export async function anotherPhone(browser, options = {}) {
+  const context = await browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'vi-VN', ...options });
   const page = await context.newPage();
   const errors = [];
   // script errors, and sub-resources (styles, icons, scripts) that fail; a page answered with
@@ -18,7 +23,7 @@ export async function phone() {
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('requestfailed', (r) => errors.push(`${r.url()}: ${r.failure()?.errorText}`));
   page.on('response', (r) => { if (r.status() >= 400 && r.request().resourceType() !== 'document') errors.push(`${r.url()}: ${r.status()}`); });
-  return { browser, context, page, errors };
+  return { context, page, errors };
 }
 
 /// The page must not scroll sideways on a 360 px screen (wide tables scroll inside their box).

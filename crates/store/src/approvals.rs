@@ -346,7 +346,25 @@ pub struct Cell {
     pub disaggregation: String,
 }
 
+/// The required items of a form whose rows are the ethnic groups present in the unit, when
+/// the unit has none yet (no value of any indicator broken down by ethnic group): such an item
+/// has no cells, and its rows must be added before the form can be submitted — every commune
+/// has at least one ethnic group, so an empty grid is not a report. `present`: as
+/// [`forms::ethnic_present`].
+pub fn ethnic_rows_missing(form: &StoredForm, present: &[String]) -> Vec<String> {
+    if !present.is_empty() {
+        return vec![];
+    }
+    form.form
+        .indicators()
+        .filter(|i| i.required && i.rows == Axis::Ethnic && i.ethnic_groups.is_empty())
+        .map(|i| i.indicator.clone())
+        .collect()
+}
+
 /// The required cells of a form that have no value for a unit and period, in form order.
+/// (A required grid of the ethnic groups present has no cells while the unit has none: see
+/// [`ethnic_rows_missing`].)
 pub fn missing_required(
     c: &mut dyn Conn,
     form: &StoredForm,
@@ -429,23 +447,38 @@ pub fn transition(
     let to = flow::transition(from, req.step, &w, comment.as_deref()).map_err(refused)?;
     if req.step == Step::Submit {
         let missing = missing_required(c, &t.form, t.unit_id, &t.period)?;
-        if !missing.is_empty() {
+        let no_rows = if t
+            .form
+            .form
+            .indicators()
+            .any(|i| i.required && i.rows == Axis::Ethnic && i.ethnic_groups.is_empty())
+        {
+            ethnic_rows_missing(&t.form, &forms::ethnic_present(c, t.unit_id)?)
+        } else {
+            vec![]
+        };
+        if !missing.is_empty() || !no_rows.is_empty() {
             let code = &t.form.form.code;
-            return Err(StoreError::Invalid(Problems(
-                missing
-                    .iter()
-                    .map(|m| {
-                        FieldError::new(
-                            "required_cell",
-                            format!(
-                                "biểu {code} chưa nhập ô bắt buộc: chỉ tiêu {}, phân tổ {} (form {code}: required cell is empty)",
-                                m.indicator, m.disaggregation
-                            ),
-                        )
-                        .value(format!("{}/{}", m.indicator, m.disaggregation))
-                    })
-                    .collect(),
-            )));
+            let rows = no_rows.iter().map(|ind| {
+                FieldError::new(
+                    "required_row",
+                    format!(
+                        "biểu {code}, chỉ tiêu {ind}: đơn vị chưa có dòng dân tộc nào — thêm dòng cho các dân tộc có trong đơn vị rồi nhập số liệu (form {code}, indicator {ind}: no ethnic group row yet — add a row for each ethnic group in the unit and fill it in)"
+                    ),
+                )
+                .value(ind.clone())
+            });
+            let cells = missing.iter().map(|m| {
+                FieldError::new(
+                    "required_cell",
+                    format!(
+                        "biểu {code} chưa nhập ô bắt buộc: chỉ tiêu {}, phân tổ {} (form {code}: required cell is empty)",
+                        m.indicator, m.disaggregation
+                    ),
+                )
+                .value(format!("{}/{}", m.indicator, m.disaggregation))
+            });
+            return Err(StoreError::Invalid(Problems(rows.chain(cells).collect())));
         }
         // the error-level validation rules over the form's indicators must hold for the unit
         // and period, as an import would have required of each value
@@ -901,6 +934,10 @@ pub fn completeness(
         let have = filled.get(&id).unwrap_or(&none);
         let here = present.get(&id).map(Vec::as_slice).unwrap_or(&[]);
         let (mut expected, mut got, mut missing) = (0, 0, 0);
+        if here.is_empty() {
+            // a required grid of the ethnic groups present, with none yet: a row is missing
+            missing += ethnic_rows_missing(&f, here).len() as u64;
+        }
         for it in f.form.indicators() {
             for d in it.cells(here) {
                 expected += 1;
@@ -1270,7 +1307,8 @@ mod tests {
         the_workflow_with_who_may_and_the_audit_trail,
         a_submitted_form_blocks_every_write_path_until_returned,
         completeness_counts_on_time_late_and_overdue,
-        many_approvals_are_read_per_unit
+        many_approvals_are_read_per_unit,
+        a_unit_with_no_ethnic_rows_cannot_submit_their_grid_empty
     );
 
     fn actor(name: &str) -> Actor {
@@ -1420,6 +1458,92 @@ mod tests {
         assert!(e.to_string().contains("reported by each commune"), "{e}");
         let e = step_for(db, &xa, "xa", "06877", "2025Q1", Step::Submit, None).unwrap_err();
         assert!(e.to_string().contains("reported yearly"), "{e}");
+    }
+
+    /// BM-DTTS-01's required grids have a row per ethnic group present in the commune. With
+    /// none known yet they have no cells; the submission is refused all the same, each grid
+    /// named, until a row is added — then that row's cells are required like any other.
+    fn a_unit_with_no_ethnic_rows_cannot_submit_their_grid_empty(db: &TestDb) {
+        let xa = commune(db);
+        let submit = |db: &TestDb| {
+            let req = StepRequest {
+                form: "BM-DTTS-01".into(),
+                unit: "06877".into(),
+                period: "2025".into(),
+                step: Step::Submit,
+                comment: None,
+            };
+            db.write(|c| transition(c, &actor("xa"), &xa, &req))
+        };
+        let unit = id(db, HierarchyVersion::V2025, "06877");
+        assert!(
+            db.read(|c| forms::ethnic_present(c, unit))
+                .unwrap()
+                .is_empty(),
+            "no ethnic group known in the commune yet"
+        );
+        // the one grid without ethnic rows filled: only the ethnic grids are missing
+        import(
+            db,
+            vec![
+                raw("x-pop-total", "06877", "2025", "M", "2100"),
+                raw("x-pop-total", "06877", "2025", "F", "2200"),
+            ],
+            Strategy::CreateAndUpdate,
+        );
+        let StoreError::Invalid(p) = submit(db).unwrap_err() else {
+            panic!()
+        };
+        let got: Vec<(&str, &str)> =
+            p.0.iter()
+                .map(|e| (e.field.as_str(), e.value.as_deref().unwrap()))
+                .collect();
+        assert_eq!(
+            got,
+            [
+                ("required_row", "0101"),
+                ("required_row", "x-ho-dtts"),
+                ("required_row", "x-ho-ngheo-dtts")
+            ]
+        );
+        assert!(p.0[0].message.contains("chưa có dòng dân tộc nào"), "{p}");
+        assert!(p.0[0].message.contains("no ethnic group row"), "{p}");
+        // the progress of the commune counts them missing too
+        let done = db
+            .read(|c| completeness(c, "BM-DTTS-01", "06877", "2025", "2026-01-01", None))
+            .unwrap();
+        assert_eq!(done.units[0].required_missing, 3);
+        // a row for the Tày (02): its cells are required now, and the grids are not empty
+        import(
+            db,
+            vec![raw("0101", "06877", "2025", "E02.M", "40")],
+            Strategy::CreateAndUpdate,
+        );
+        let StoreError::Invalid(p) = submit(db).unwrap_err() else {
+            panic!()
+        };
+        let got: Vec<(&str, &str)> =
+            p.0.iter()
+                .map(|e| (e.field.as_str(), e.value.as_deref().unwrap()))
+                .collect();
+        assert_eq!(
+            got,
+            [
+                ("required_cell", "0101/E02.F"),
+                ("required_cell", "x-ho-dtts/E02"),
+                ("required_cell", "x-ho-ngheo-dtts/E02")
+            ]
+        );
+        import(
+            db,
+            vec![
+                raw("0101", "06877", "2025", "E02.F", "41"),
+                raw("x-ho-dtts", "06877", "2025", "E02", "20"),
+                raw("x-ho-ngheo-dtts", "06877", "2025", "E02", "3"),
+            ],
+            Strategy::CreateAndUpdate,
+        );
+        assert_eq!(submit(db).unwrap().state, State::Submitted);
     }
 
     fn the_workflow_with_who_may_and_the_audit_trail(db: &TestDb) {

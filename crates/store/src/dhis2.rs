@@ -512,6 +512,96 @@ pub fn put(
     Ok(count)
 }
 
+/// Remove the mapping of one item (`kind` in dantoc's or DHIS2's name, `code` as in [`put`]):
+/// the item keeps its code and loses its UID, and the UID is free for another item. Units
+/// outside `allowed` (when given) are refused as in [`put`]. Audited with the UID it had.
+/// Returns the mapping removed; `NotFound` when the item has no UID stored (a disaggregation's
+/// DHIS2 default is not stored, so it cannot be removed).
+pub fn delete(
+    c: &mut dyn Conn,
+    actor: &Actor,
+    kind: &str,
+    code: &str,
+    allowed: Option<&HashSet<i64>>,
+) -> Result<Mapping, StoreError> {
+    let kind: Kind = kind
+        .parse()
+        .map_err(|e: String| StoreError::invalid(FieldError::new(column::KIND, e).value(kind)))?;
+    let code = clean(code);
+    let bad = |e: String| StoreError::invalid(FieldError::new(column::CODE, e).value(&code));
+    if code.is_empty() {
+        return Err(bad("required".into()));
+    }
+    // the item, as `put` names it: (column, key, the code shown)
+    let (column, key, shown) = match kind {
+        Kind::Indicator => {
+            let id = c
+                .query_one(
+                    "SELECT id FROM indicator WHERE code = $1",
+                    &[Val::from(code.as_str())],
+                )?
+                .map(|r| r.i64(0))
+                .ok_or_else(|| bad("no indicator has this code".into()))?;
+            ("indicator_id", Val::Int(id), code.clone())
+        }
+        Kind::Unit => {
+            let (k, v) = split_unit_ref(&code).map_err(bad)?;
+            let v = v.unwrap_or(HierarchyVersion::CURRENT);
+            let id = c
+                .query_one(
+                    "SELECT id FROM admin_unit WHERE code = $1 AND version = $2",
+                    &[Val::from(k), Val::from(v.as_str())],
+                )?
+                .map(|r| r.i64(0))
+                .ok_or_else(|| {
+                    bad(format!(
+                        "no administrative unit has this code in the {v} hierarchy"
+                    ))
+                })?;
+            if allowed.is_some_and(|a| !a.contains(&id)) {
+                return Err(StoreError::Forbidden(
+                    "this unit is outside your administrative units".into(),
+                ));
+            }
+            ("unit_id", Val::Int(id), unit_display(k, v.as_str()))
+        }
+        Kind::Disaggregation => {
+            let d = code.parse::<Disagg>().map_err(bad)?.code();
+            ("code", Val::from(d.as_str()), d)
+        }
+        Kind::Form => ("code", Val::from(code.as_str()), code.clone()),
+    };
+    let uid = c
+        .query_one(
+            &format!("SELECT uid FROM dhis2_uid WHERE kind = $1 AND {column} = $2"),
+            &[Val::from(kind.as_str()), key.clone()],
+        )?
+        .map(|r| r.str(0))
+        .ok_or_else(|| {
+            StoreError::NotFound(format!("{} {shown} has no DHIS2 UID stored", kind.as_str()))
+        })?;
+    c.execute(
+        "DELETE FROM dhis2_uid WHERE kind = $1 AND uid = $2",
+        &[Val::from(kind.as_str()), Val::from(uid.as_str())],
+    )?;
+    audit::record(
+        c,
+        actor,
+        "delete",
+        "dhis2_uid",
+        &format!("{}/{shown}", kind.as_str()),
+        Some(&serde_json::json!({ "uid": uid })),
+        None,
+    )?;
+    Ok(Mapping {
+        kind,
+        code: shown,
+        uid,
+        updated_at: crate::clock::now(),
+        updated_by: actor.name.clone(),
+    })
+}
+
 /// `(code, version) → id` for the rows of `select` (code, id, version) whose code is listed.
 fn ids_by_code(
     c: &mut dyn Conn,
@@ -848,7 +938,86 @@ mod tests {
         }
     }
 
+    /// A mapping removed: the UID no longer translates, is free for another item, and the
+    /// removal is audited with the UID it had; a unit outside the writer's units is refused
+    /// and a mapping not stored is not found.
+    fn mappings_are_deleted_one_by_one_and_audited(db: &TestDb) {
+        put_all(
+            db,
+            &[
+                m("indicator", "0101", "deAAAAAAAA1"),
+                m("unit", "06877@2024", "ouAAAAAAAA1"),
+                m("disaggregation", "E09.F", "cocAAAAAAA1"),
+                m("form", "BM-DTTS-01", "dsAAAAAAAA1"),
+            ],
+        )
+        .unwrap();
+        let del = |kind: &str, code: &str, allowed: Option<&HashSet<i64>>| {
+            db.write(|c| delete(c, &Actor::system(), kind, code, allowed))
+        };
+        // DHIS2's name of the kind; a unit of the earlier hierarchy by CODE@2024
+        let gone = del("dataElement", "0101", None).unwrap();
+        assert_eq!(
+            (gone.kind, gone.code.as_str(), gone.uid.as_str()),
+            (Kind::Indicator, "0101", "deAAAAAAAA1")
+        );
+        assert!(
+            db.read(|c| codes_of(c, Kind::Indicator, &["deAAAAAAAA1".into()]))
+                .unwrap()
+                .is_empty(),
+            "the UID no longer translates"
+        );
+        // the UID is free for another item
+        put_all(db, &[m("indicator", "x-cnscd-to", "deAAAAAAAA1")]).unwrap();
+        // outside the writer's units: refused, and kept
+        let none: HashSet<i64> = HashSet::new();
+        let e = del("orgUnit", "06877@2024", Some(&none)).unwrap_err();
+        assert!(matches!(e, StoreError::Forbidden(_)), "{e}");
+        assert_eq!(del("unit", "06877@2024", None).unwrap().uid, "ouAAAAAAAA1");
+        assert_eq!(
+            del("categoryOptionCombo", "E09.F", None).unwrap().uid,
+            "cocAAAAAAA1"
+        );
+        assert_eq!(
+            del("dataSet", "BM-DTTS-01", None).unwrap().uid,
+            "dsAAAAAAAA1"
+        );
+        // nothing stored, or no such item
+        assert!(matches!(
+            del("form", "BM-DTTS-01", None),
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            del("unit", "99999", None),
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(matches!(
+            del("village", "22", None),
+            Err(StoreError::Invalid(_))
+        ));
+        let left: Vec<(Kind, String)> = db
+            .read(|c| list(c, None))
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.kind, m.code))
+            .collect();
+        assert_eq!(left, vec![(Kind::Indicator, "x-cnscd-to".to_string())]);
+        let log = db.read(|c| crate::audit::recent(c, 50)).unwrap();
+        let e = log
+            .iter()
+            .find(|e| {
+                e.entity == "dhis2_uid" && e.entity_key == "unit/06877@2024" && e.action == "delete"
+            })
+            .expect("audited");
+        assert_eq!(e.before, Some(serde_json::json!({"uid": "ouAAAAAAAA1"})));
+        assert_eq!(e.after, None);
+    }
+
     mod sqlite {
+        #[test]
+        fn mappings_are_deleted_one_by_one_and_audited() {
+            super::mappings_are_deleted_one_by_one_and_audited(&crate::testing::TestDb::sqlite());
+        }
         #[test]
         fn mappings_put_replace_swap_and_refuse() {
             super::mappings_put_replace_swap_and_refuse(&crate::testing::TestDb::sqlite());
@@ -859,6 +1028,10 @@ mod tests {
         }
     }
     mod postgres {
+        #[test]
+        fn mappings_are_deleted_one_by_one_and_audited() {
+            super::mappings_are_deleted_one_by_one_and_audited(&crate::testing::TestDb::postgres());
+        }
         #[test]
         fn mappings_put_replace_swap_and_refuse() {
             super::mappings_put_replace_swap_and_refuse(&crate::testing::TestDb::postgres());

@@ -94,6 +94,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0011_agg_dirty_area.sql"),
         then: None,
     },
+    Migration {
+        version: 12,
+        name: "value_unit",
+        sqlite: include_str!("../migrations/sqlite/0012_value_unit.sql"),
+        postgres: include_str!("../migrations/postgres/0012_value_unit.sql"),
+        then: None,
+    },
 ];
 
 /// Apply the migrations not yet applied; returns the versions applied now.

@@ -14,7 +14,7 @@
 //! period, lie next to each other.
 
 use crate::audit::{self, Actor};
-use crate::db::{Conn, Row, Val};
+use crate::db::{Backend, Conn, Row, Val};
 use crate::error::StoreError;
 use crate::values::{Catalogue, Checked, ImportCount, ImportOptions, ImportSummary, Strategy};
 use dantoc_domain::disagg::{Dimension, Disagg};
@@ -497,6 +497,68 @@ fn needs(rules: &[Prepared], entries: &[Entry], nslots: usize, strategy: Strateg
         }
     }
     out
+}
+
+/// PostgreSQL advisory locks of the rules' (unit, period) groups, first key of the two-key form.
+const GROUP_LOCK: i32 = 4_242_012;
+
+/// Up to this many (unit, period) groups are locked one by one; more take the whole lock.
+const MAX_GROUP_LOCKS: usize = 200;
+
+/// PostgreSQL: hold the (unit, period) groups of the values the rules read until the import's
+/// transaction ends, before any stored operand is read. Two imports that write operands of the
+/// same rule at the same unit and period would otherwise each check against the other's
+/// earlier value (READ COMMITTED sees neither's write) and both pass a rule that together
+/// they break. The second now waits for the first to commit or roll back, and its reads (each
+/// statement sees what is committed when it starts) find the first one's values. Each group
+/// is an exclusive advisory lock, taken in key order so that two imports cannot deadlock; an
+/// import of more groups takes one exclusive lock over all of them, which every import of
+/// fewer holds shared (a national import does not fill the lock table). SQLite needs nothing:
+/// one writer at a time, and the checks run in its transaction.
+fn lock_groups(c: &mut dyn Conn, entries: &[Entry]) -> Result<(), StoreError> {
+    if c.backend() != Backend::Postgres || entries.is_empty() {
+        return Ok(());
+    }
+    let mut keys: Vec<i32> = groups(entries)
+        .map(|g| {
+            let mut h = Fx::default();
+            h.add(g[0].unit as u64);
+            for b in g[0].period.to_string().bytes() {
+                h.add(b as u64);
+            }
+            // 0 is the lock over all groups
+            ((h.0 >> 33) as i32).max(1)
+        })
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    if keys.len() > MAX_GROUP_LOCKS {
+        c.query(
+            "SELECT pg_advisory_xact_lock($1, 0)",
+            &[Val::Int(GROUP_LOCK as i64)],
+        )?;
+        return Ok(());
+    }
+    c.query(
+        "SELECT pg_advisory_xact_lock_shared($1, 0)",
+        &[Val::Int(GROUP_LOCK as i64)],
+    )?;
+    for chunk in keys.chunks(CHUNK) {
+        // one statement; a VALUES list is read in its order, the keys' order
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(CAST(${} AS INTEGER))", i + 2))
+            .collect();
+        let mut p = vec![Val::Int(GROUP_LOCK as i64)];
+        p.extend(chunk.iter().map(|k| Val::Int(*k as i64)));
+        c.query(
+            &format!(
+                "SELECT pg_advisory_xact_lock(CAST($1 AS INTEGER), k) FROM (VALUES {}) AS v(k)",
+                rows.join(", ")
+            ),
+            &p,
+        )?;
+    }
+    Ok(())
 }
 
 /// Chunks of ids for `IN` lists.
@@ -985,6 +1047,7 @@ fn check_import(
         e.disagg = key_of_index[e.disagg as usize];
     }
     sort_entries(&mut entries);
+    lock_groups(c, &entries)?;
 
     let needs = needs(&rules, &entries, slot_ids.len(), opts.strategy);
     let stored = if needs.is_empty() {

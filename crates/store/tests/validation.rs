@@ -12,6 +12,7 @@ dantoc_store::on_both_backends!(
     refused_import_changes_nothing_and_names_row_and_rule,
     report_mode_writes_and_reports,
     stored_operands_are_used_when_the_import_lacks_them,
+    concurrent_imports_cannot_both_pass_a_rule_they_break_together,
     totals_use_one_breakdown_level_and_warnings_never_refuse,
     strategies_judge_what_will_be_stored,
     bulk_and_streamed_imports_are_checked_and_roll_back,
@@ -238,6 +239,74 @@ fn stored_operands_are_used_when_the_import_lacks_them(db: &TestDb) {
         ],
     );
     assert_eq!((s.status, s.validation_checks), ("SUCCESS", 0), "{s:?}");
+}
+
+/// Two imports at the same time, each within the rule against what is stored, together
+/// against it: 10 households and 5 poor stored; one import raises the poor to 8 (≤ 10), the
+/// other lowers the households to 6 (≥ 5). The first is held open after its checks and writes
+/// while the second runs: the second must wait for it (PostgreSQL: the rules' groups are
+/// locked before operands are read; SQLite: one writer) and be judged against its 8.
+fn concurrent_imports_cannot_both_pass_a_rule_they_break_together(db: &TestDb) {
+    let s = import(
+        db,
+        &ImportOptions::default(),
+        vec![
+            rv("x-ho-dtts", COMMUNE, "2024", "E02", "10"),
+            rv("x-ho-ngheo-dtts", COMMUNE, "2024", "E02", "5"),
+        ],
+    );
+    assert_eq!(s.status, "SUCCESS", "{s:?}");
+    let (written, wait) = std::sync::mpsc::channel();
+    let (first, second, waited) = std::thread::scope(|scope| {
+        let first = scope.spawn(move || {
+            values::import_with(
+                db,
+                &actor(),
+                &ImportOptions::default(),
+                [Ok(rv("x-ho-ngheo-dtts", COMMUNE, "2024", "E02", "8"))],
+                &|i, e: FieldError| e.at(i as u64 + 2, None),
+                &mut |_, _| {
+                    // checked and written, not committed: let the other import run now
+                    written.send(()).unwrap();
+                    std::thread::sleep(std::time::Duration::from_millis(1500));
+                    Ok(())
+                },
+            )
+            .unwrap()
+        });
+        wait.recv().unwrap();
+        let t = std::time::Instant::now();
+        let second = import(
+            db,
+            &ImportOptions::default(),
+            vec![rv("x-ho-dtts", COMMUNE, "2024", "E02", "6")],
+        );
+        (first.join().unwrap(), second, t.elapsed())
+    });
+    assert_eq!(first.status, "SUCCESS", "{first:?}");
+    assert_eq!(second.status, "ERROR", "both passed: {second:?}");
+    assert!(
+        second.conflicts[0].message.contains("8 ≤ 6"),
+        "judged against the first import's value: {}",
+        second.conflicts[0].message
+    );
+    assert!(
+        waited >= std::time::Duration::from_millis(500),
+        "the second import waited for the first: {waited:?}"
+    );
+    let cell = |ind: &str| {
+        db.read(|c| {
+            c.query_one(
+                "SELECT d.value_text FROM data_value d JOIN indicator i ON i.id = d.indicator_id
+                 WHERE i.code = $1",
+                &[ind.into()],
+            )
+        })
+        .unwrap()
+        .map(|r| r.str(0))
+    };
+    assert_eq!(cell("x-ho-dtts").as_deref(), Some("10"));
+    assert_eq!(cell("x-ho-ngheo-dtts").as_deref(), Some("8"));
 }
 
 fn totals_use_one_breakdown_level_and_warnings_never_refuse(db: &TestDb) {

@@ -219,7 +219,8 @@ pub async fn approvals_page(
 }
 
 /// `POST /phe-duyet`: a step from the page's buttons (fields `csrf`, `form`, `unit`, `period`,
-/// `action`, `comment`; `f_form`, `f_pe`, `f_state` keep the list as it was).
+/// `action`, `comment`; `f_form`, `f_pe`, `f_state` keep the list as it was), or from the
+/// entry page's submit button, whose `back` (that page) is where a step taken returns to.
 pub async fn approvals_submit(
     State(s): State<AppState>,
     who: Principal,
@@ -258,7 +259,19 @@ pub async fn approvals_submit(
         step,
         comment: get("comment"),
     };
-    match take_step(&s, &caller, req).await {
+    // the entry page's submit button (without script): back to that page
+    let back = get("back").filter(|b| {
+        b.starts_with("/nhap-lieu/")
+            && b.contains('?')
+            && !b.contains("//")
+            && !b.contains('\\')
+            && !b.chars().any(char::is_control)
+    });
+    let taken = take_step(&s, &caller, req).await;
+    if let (Ok(_), Some(back)) = (&taken, &back) {
+        return axum::response::Redirect::to(&format!("{back}&nop=1")).into_response();
+    }
+    match taken {
         Ok(a) => {
             let notice = format!(
                 "{}: biểu {} của {} ({}) {} — {}.",

@@ -19,6 +19,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use dantoc_domain::access::Action;
+use dantoc_domain::approval::State as FlowState;
 use dantoc_domain::entry::{EntryBatch, EntryValue, number_input};
 use dantoc_store::entry::{self, CellStatus, Grid, SaveResponse, Task};
 use std::collections::HashMap;
@@ -190,6 +191,8 @@ struct EntryPage {
     period_label: String,
     deadline: String,
     approval: String,
+    /// Submitted, approved or locked: the cells are shown, not editable.
+    read_only: bool,
     progress: String,
     action: String,
     form_code: String,
@@ -470,6 +473,12 @@ async fn render_entry(
         Err(e) => return refuse(c, e),
     };
     let sections = view(&g, lang, &kept);
+    // the approval state, from its label (entry::grid gives the Vietnamese one)
+    let state = g.approval.as_deref().and_then(|label| {
+        FlowState::ALL
+            .into_iter()
+            .find(|st| st.label_vi() == label || st.as_str() == label)
+    });
     let progress = match lang {
         Lang::Vi => format!(
             "{} / {} ô có số liệu{}",
@@ -500,10 +509,14 @@ async fn render_entry(
         unit_name: g.org_unit.full_name.clone(),
         period_label: g.period_label.clone(),
         deadline: g.form.deadline.clone(),
-        approval: g
-            .approval
-            .clone()
-            .unwrap_or_else(|| tr(lang, "chưa nộp", "not submitted").to_string()),
+        approval: match (lang, state) {
+            (Lang::En, Some(st)) => st.label_en().to_string(),
+            _ => g
+                .approval
+                .clone()
+                .unwrap_or_else(|| tr(lang, "chưa nộp", "not submitted").to_string()),
+        },
+        read_only: state.is_some_and(|st| !st.editable()),
         progress,
         action: a.href(),
         form_code: g.form.code.clone(),
@@ -552,11 +565,23 @@ pub async fn page(
     if a.ou.is_empty() || a.pe.is_empty() {
         return Redirect::to("/nhap-lieu").into_response();
     }
-    let notice = Params::parse(q.as_deref())
+    let params = Params::parse(q.as_deref());
+    let notice = params
         .get("luu")
         .map(|n| match c.lang {
             Lang::Vi => format!("Đã lưu {n} ô."),
             Lang::En => format!("Saved {n} cells."),
+        })
+        // back from a submission (POST /phe-duyet with `back`)
+        .or_else(|| {
+            params.get("nop").map(|_| {
+                tr(
+                    c.lang,
+                    "Đã nộp biểu để phê duyệt.",
+                    "Submitted for approval.",
+                )
+                .to_string()
+            })
         });
     let shown = Shown {
         notice,

@@ -51,7 +51,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/dataValues/csv", post(v::post_csv))
         .route(
             "/api/dhis2/uids",
-            get(api::dhis2::list).put(api::dhis2::put),
+            get(api::dhis2::list)
+                .put(api::dhis2::put)
+                .delete(api::dhis2::delete),
         )
         .route("/api/dhis2/uids.csv", post(api::dhis2::post_csv))
         .layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT));

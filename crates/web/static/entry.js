@@ -16,14 +16,12 @@
     saved: "Saved", pending: "Waiting to send", offline: "Offline", sending: "Sending",
     conflicts: "conflicts", relogin: "Your session has ended: log in again (the values are kept on this device).",
     refused: "Not saved", server: "On the server", keep: "Keep my value", take: "Take the server's value",
-    before: "Before", pendingSubmit: "Some values are not sent yet: wait for “Saved”.",
-    noApproval: "Approval is not available on this server yet.", submitted: "Submitted for approval."
+    before: "Before", pendingSubmit: "Some values are not sent yet: wait for “Saved”.", notSubmitted: "Not submitted"
   } : {
     saved: "Đã lưu", pending: "Đang chờ gửi", offline: "Ngoại tuyến", sending: "Đang gửi",
     conflicts: "ô xung đột", relogin: "Phiên đăng nhập đã hết: hãy đăng nhập lại (các giá trị vẫn được giữ trên máy).",
     refused: "Không lưu được", server: "Trên máy chủ", keep: "Giữ giá trị của tôi", take: "Lấy giá trị trên máy chủ",
-    before: "Kỳ trước", pendingSubmit: "Còn giá trị chưa gửi: hãy đợi đến khi hiện “Đã lưu”.",
-    noApproval: "Máy chủ này chưa có chức năng phê duyệt.", submitted: "Đã nộp biểu để phê duyệt."
+    before: "Kỳ trước", pendingSubmit: "Còn giá trị chưa gửi: hãy đợi đến khi hiện “Đã lưu”.", notSubmitted: "Chưa nộp được"
   };
   var PREFIX = FORM + "|" + OU + "|" + PE + "|";
   var statusEl = document.getElementById("entry-status");
@@ -433,11 +431,17 @@
     }).catch(function () {});
   }
 
-  // submit the form for approval (the approval workflow's API)
-  var submit = document.getElementById("approval-submit"), out = document.getElementById("approval-out");
-  if (submit) {
-    submit.hidden = false;
-    submit.addEventListener("click", function () {
+  // submit the form for approval: through the workflow's API, once every value has left the
+  // queue; then the page again, which shows the new state (without this script the button's
+  // form posts to /phe-duyet, which comes back here)
+  var approval = document.getElementById("approval-form"), out = document.getElementById("approval-out");
+  // the notice of a submission is said once: not again when the page is reloaded later
+  if (/[?&]nop=1(&|$)/.test(location.search) && history.replaceState) {
+    history.replaceState(null, "", location.pathname + location.search.replace(/[?&]nop=1(?=&|$)/, ""));
+  }
+  if (approval) {
+    approval.addEventListener("submit", function (ev) {
+      ev.preventDefault();
       if (Object.keys(pending).length || Object.keys(inflight).length) { out.textContent = T.pendingSubmit; return; }
       fetch("/api/approvals", {
         method: "POST",
@@ -445,11 +449,10 @@
         headers: { "Content-Type": "application/json", "X-CSRF-Token": CSRF },
         body: JSON.stringify({ form: FORM, orgUnit: OU, period: PE, action: "submit" })
       }).then(function (r) {
-        if (r.status === 404) { out.textContent = T.noApproval; return; }
         return r.json().catch(function () { return {}; }).then(function (j) {
-          out.textContent = r.ok ? T.submitted : T.refused + ": " + (j.message || r.status);
-          var st = document.getElementById("approval-state");
-          if (r.ok && st && j.state) st.textContent = j.stateLabel || j.state_label || j.state;
+          if (r.ok) { location.assign(approval.elements.back.value + "&nop=1"); return; }
+          var why = (j.errors || []).map(function (e) { return e.message; }).join("; ") || j.message || r.status;
+          out.textContent = T.notSubmitted + ": " + why;
         });
       }).catch(function () { out.textContent = T.offline; });
     });

@@ -384,6 +384,7 @@ fn openapi_documents_every_route(s: Server) {
         ("/api/dataValueSets", "post"),
         ("/api/dhis2/uids", "get"),
         ("/api/dhis2/uids", "put"),
+        ("/api/dhis2/uids", "delete"),
         ("/api/dhis2/uids.csv", "post"),
         ("/api/analytics", "get"),
         ("/api/analytics.json", "get"),

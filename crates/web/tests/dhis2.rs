@@ -29,6 +29,7 @@ on_both_backends!(
     export_filters_include_and_exclude_exactly,
     uid_mappings_need_the_catalogue_right_and_stay_in_scope,
     uid_mappings_from_csv_are_located_and_all_or_nothing,
+    a_uid_mapping_is_deleted_by_whoever_may_put_it,
 );
 
 const DEFAULT: &str = "HllvX50cXC0";
@@ -779,6 +780,81 @@ fn export_filters_include_and_exclude_exactly(s: Server) {
         "dataValues[1].dataElement",
         "{}",
         r.body
+    );
+}
+
+/// `DELETE /api/dhis2/uids?kind=&code=`: authorised like PUT (the catalogue right, units in
+/// scope), audited; the UID no longer translates and is free for another item.
+fn a_uid_mapping_is_deleted_by_whoever_may_put_it(s: Server) {
+    let xa = s.token_client("can-bo-xa", Role::CommuneOfficer, &["06877"], true);
+    let tinh = s.token_client("can-bo-tinh", Role::ProvinceOfficer, &["22"], true);
+    assert_eq!(tinh.put_json("/api/dhis2/uids", &mappings()).status, 200);
+    let one = "/api/dhis2/uids?kind=orgUnit&code=06877";
+    assert_eq!(s.anon.delete(one).status, 401);
+    assert_eq!(
+        xa.delete(one).status,
+        403,
+        "a commune officer changes no mapping"
+    );
+    let r = tinh.delete("/api/dhis2/uids?kind=unit&code=04");
+    assert_eq!(r.status, 403, "another province's unit: {}", r.body);
+    assert_eq!(tinh.delete("/api/dhis2/uids?kind=unit").status, 400);
+    assert_eq!(
+        tinh.delete("/api/dhis2/uids?kind=village&code=22").status,
+        400
+    );
+    let r = tinh.delete(one);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let gone = &r.json()["deleted"];
+    assert_eq!(
+        (
+            gone["kind"].as_str(),
+            gone["code"].as_str(),
+            gone["uid"].as_str()
+        ),
+        (Some("unit"), Some("06877"), Some("OU06877curr"))
+    );
+    assert_eq!(tinh.delete(one).status, 404, "deleted once");
+    let units: Vec<String> = s.get("/api/dhis2/uids?kind=unit").json()["mappings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["uid"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!units.contains(&"OU06877curr".to_string()), "{units:?}");
+    assert_eq!(units.len(), 3);
+    // the UID names nothing now: a value sent with it is refused, naming it
+    let r = s.post_json(
+        "/api/dataValueSets?idScheme=UID",
+        &json!({"dataValues": [{"dataElement": "dEcnscdToAA", "period": "2025",
+            "orgUnit": "OU06877curr", "categoryOptionCombo": DEFAULT, "value": "9"}]}),
+    );
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(
+        r.json()["response"]["conflicts"][0]["object"],
+        "OU06877curr"
+    );
+    // and it is free for another unit
+    let r = tinh.put_json(
+        "/api/dhis2/uids",
+        &json!([{"kind": "unit", "code": "06862@2024", "uid": "OU06877curr"}]),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let audit = s.get("/api/audit?entity=dhis2_uid&limit=100").json();
+    let del: Vec<&Value> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "delete")
+        .collect();
+    assert_eq!(del.len(), 1, "{audit}");
+    assert_eq!(del[0]["entity_key"], "unit/06877");
+    assert_eq!(del[0]["before"], json!({"uid": "OU06877curr"}));
+    assert!(
+        del[0]["actor"]
+            .as_str()
+            .unwrap()
+            .starts_with("can-bo-tinh (token ")
     );
 }
 

@@ -1,9 +1,9 @@
 //! DHIS2 UIDs of indicators, units, disaggregations and forms: read them, put them as JSON or
-//! upload them as CSV (all or nothing, every problem located, audited). `dataValueSets` with
-//! `idScheme=UID` translates through them.
+//! upload them as CSV (all or nothing, every problem located, audited), delete one (audited).
+//! `dataValueSets` with `idScheme=UID` translates through them.
 
 use crate::auth::Principal;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::params::{Params, json};
 use crate::state::AppState;
 use axum::Json;
@@ -98,4 +98,31 @@ pub async fn post_csv(
         })
         .await?;
     Ok(answer(dry, count))
+}
+
+/// `DELETE /api/dhis2/uids?kind=&code=`: remove one item's UID (the item stays; its UID no
+/// longer translates and may be given to another item). Needs `EditCatalogue`, like `PUT`;
+/// units only within the caller's units (403 otherwise); 404 when the item has no UID stored.
+pub async fn delete(
+    State(s): State<AppState>,
+    who: Principal,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let caller = who.require(Action::EditCatalogue)?.clone();
+    let p = Params::parse(q.as_deref());
+    let need = |k: &str| -> ApiResult<String> {
+        p.get(k)
+            .map(str::to_string)
+            .ok_or_else(|| ApiError::bad(k, "required"))
+    };
+    let (kind, code) = (need("kind")?, need("code")?);
+    let gone = s
+        .run(move |db| {
+            db.write(|c| {
+                let allowed = caller.allowed(c)?;
+                dhis2::delete(c, &caller.actor(), &kind, &code, allowed.as_ref())
+            })
+        })
+        .await?;
+    Ok(Json(json!({ "status": "OK", "deleted": gone })))
 }

@@ -1,0 +1,14 @@
+-- The values of a unit, whatever the indicator and period: the ethnic groups present in a unit
+-- (forms::ethnic_present, for the rows of a form's ethnic grid and the submission check) read
+-- them, and data_value's primary key (indicator_id, month_start, unit_id, …) cannot find them
+-- without a scan of the whole table. (unit_id, disagg_id) answers that query from the index
+-- alone. One index and no more: every import writes it. Keep in step with the other engine's
+-- 0012_value_unit.sql.
+--
+-- SQLite only: month_end comes third (fixed by the period, never updated: a value's update
+-- leaves the index alone). An index of a WITHOUT ROWID table holds the primary key's columns
+-- after its own, so (unit_id, disagg_id) alone would match a lookup of one value by its whole
+-- key as well as the primary key does, and the planner took the narrower index — then a second
+-- search in the table for the row — for the per-value writes and the analytics' weight join.
+-- With month_end between them only the primary key matches a whole key.
+CREATE INDEX data_value_unit ON data_value(unit_id, disagg_id, month_end);
