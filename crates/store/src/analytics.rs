@@ -554,27 +554,6 @@ pub fn pivot(
     today: Period,
     visible: Visible,
 ) -> Result<Computed, StoreError> {
-    if c.backend() != Backend::Postgres {
-        return pivot_on(c, req, today, visible);
-    }
-    // PostgreSQL compiles a plan to machine code (JIT) when its estimated cost passes
-    // jit_above_cost: 20–30 ms spent on each pivot that reads raw facts, for statements that
-    // run in about 40 ms (BENCHMARKS.md, issue #5). Off for the pivot, back to the server's
-    // setting afterwards, whatever the outcome: the connection goes back to the pool.
-    c.batch("SET jit = off")?;
-    let r = pivot_on(c, req, today, visible);
-    let reset = c.batch("RESET jit");
-    let computed = r?;
-    reset?;
-    Ok(computed)
-}
-
-fn pivot_on(
-    c: &mut dyn Conn,
-    req: &Request,
-    today: Period,
-    visible: Visible,
-) -> Result<Computed, StoreError> {
     let field = |id: DimId| -> String {
         req.dims
             .iter()

@@ -517,7 +517,12 @@ impl Db {
         Ok(match &self.inner.target {
             Target::Sqlite(p) => Box::new(open_sqlite(p)?),
             Target::Postgres(u) => {
-                let client = postgres::Client::connect(u, postgres::NoTls)?;
+                let mut client = postgres::Client::connect(u, postgres::NoTls)?;
+                // No JIT compilation: it pays off for statements that run for seconds, and
+                // dantoc's take milliseconds — compiling took 20–30 ms of pivots that read
+                // values in about 40 (BENCHMARKS.md, issue #5). Once per connection, not one
+                // more round trip per statement.
+                client.batch_execute("SET jit = off")?;
                 Box::new(PgConn {
                     client,
                     cache: HashMap::new(),
