@@ -278,19 +278,12 @@ pub fn refresh(db: &Db, limit: usize) -> Result<usize, StoreError> {
             if areas.contains(&EVERY_PROVINCE) {
                 c.execute("DELETE FROM agg_value WHERE indicator_id = $1 AND period = $2", &p)?;
                 c.execute(
-                    &format!(
-                        "INSERT INTO agg_value (indicator_id, period, area_id, disagg_id, direct, sum, n, wsum, wden, mapped, estimated)
-                         SELECT d.indicator_id, d.period, r.ancestor_id, d.disagg_id, r.direct,
-                                SUM(d.value * r.weight), SUM(r.weight),
-                                COALESCE(SUM(d.value * w.value * r.weight), 0), COALESCE(SUM(w.value * r.weight), 0),
-                                MAX(r.mapped), MAX(r.estimated)
-                         FROM data_value d
+                    &rebuild_sql(
+                        "FROM data_value d
                          JOIN unit_rollup r ON r.unit_id = d.unit_id
-                         JOIN admin_unit a ON a.id = r.ancestor_id AND a.version = '2025' AND a.kind = 'province'
-                         {WEIGHT_JOIN}
-                         WHERE d.indicator_id = $1 AND d.month_start IN ({starts}) AND d.period = $2
-                           AND d.value IS NOT NULL
-                         GROUP BY d.indicator_id, d.period, r.ancestor_id, d.disagg_id, r.direct"
+                         JOIN admin_unit a ON a.id = r.ancestor_id AND a.version = '2025' AND a.kind = 'province'",
+                        "1 = 1",
+                        &starts,
                     ),
                     &p,
                 )?;
@@ -305,19 +298,10 @@ pub fn refresh(db: &Db, limit: usize) -> Result<usize, StoreError> {
                     )?;
                     // from the province's units to their values (see `raw_rows`)
                     c.execute(
-                        &format!(
-                            "INSERT INTO agg_value (indicator_id, period, area_id, disagg_id, direct, sum, n, wsum, wden, mapped, estimated)
-                             SELECT d.indicator_id, d.period, r.ancestor_id, d.disagg_id, r.direct,
-                                    SUM(d.value * r.weight), SUM(r.weight),
-                                    COALESCE(SUM(d.value * w.value * r.weight), 0), COALESCE(SUM(w.value * r.weight), 0),
-                                    MAX(r.mapped), MAX(r.estimated)
-                             FROM unit_rollup r
-                             CROSS JOIN data_value d
-                             {WEIGHT_JOIN}
-                             WHERE d.unit_id = r.unit_id AND r.ancestor_id = $3
-                               AND d.indicator_id = $1 AND d.month_start IN ({starts}) AND d.period = $2
-                               AND d.value IS NOT NULL
-                             GROUP BY d.indicator_id, d.period, r.ancestor_id, d.disagg_id, r.direct"
+                        &rebuild_sql(
+                            "FROM unit_rollup r CROSS JOIN data_value d",
+                            "d.unit_id = r.unit_id AND r.ancestor_id = $3",
+                            &starts,
                         ),
                         &q,
                     )?;
@@ -346,6 +330,26 @@ pub fn refresh(db: &Db, limit: usize) -> Result<usize, StoreError> {
         }
         Ok(triples.len())
     })
+}
+
+/// The sums of values through their roll-up (`d`: `data_value`, `r`: `unit_rollup`, `w`: the
+/// weight's value).
+const SUMS: &str = "SUM(d.value * r.weight), SUM(r.weight),
+     COALESCE(SUM(d.value * w.value * r.weight), 0), COALESCE(SUM(w.value * r.weight), 0),
+     MAX(r.mapped), MAX(r.estimated)";
+
+/// Rebuild the pre-aggregates of indicator `$1`, period `$2` (first months `starts`) from
+/// `from` (values `d`, roll-up `r`) where `cond`.
+fn rebuild_sql(from: &str, cond: &str, starts: &str) -> String {
+    format!(
+        "INSERT INTO agg_value (indicator_id, period, area_id, disagg_id, direct, sum, n, wsum, wden, mapped, estimated)
+         SELECT d.indicator_id, d.period, r.ancestor_id, d.disagg_id, r.direct, {SUMS}
+         {from}
+         {WEIGHT_JOIN}
+         WHERE {cond} AND d.indicator_id = $1 AND d.month_start IN ({starts}) AND d.period = $2
+           AND d.value IS NOT NULL
+         GROUP BY d.indicator_id, d.period, r.ancestor_id, d.disagg_id, r.direct"
+    )
 }
 
 /// Refresh until nothing is dirty (the CLI after an import, tests, benchmarks).
@@ -1300,10 +1304,7 @@ fn raw_rows(
     for chunk in areas.chunks(2000) {
         let rows = c.query(
             &format!(
-                "SELECT r.ancestor_id, d.indicator_id, d.period, r.direct,
-                        SUM(d.value * r.weight), SUM(r.weight),
-                        COALESCE(SUM(d.value * w.value * r.weight), 0), COALESCE(SUM(w.value * r.weight), 0),
-                        MAX(r.mapped), MAX(r.estimated), {dis}
+                "SELECT r.ancestor_id, d.indicator_id, d.period, r.direct, {SUMS}, {dis}
                  FROM unit_rollup r
                  CROSS JOIN data_value d
                  {WEIGHT_JOIN}

@@ -34,6 +34,22 @@ fn today() -> Period {
 }
 
 fn put(db: &TestDb, vals: &[(&str, &str, &str, &str, f64)]) {
+    let v: Vec<_> = vals
+        .iter()
+        .map(|(i, u, p, d, v)| (*i, *u, *p, *d, Some(*v)))
+        .collect();
+    import(db, &v, Strategy::CreateAndUpdate);
+}
+
+fn delete(db: &TestDb, vals: &[(&str, &str, &str, &str)]) {
+    let v: Vec<_> = vals
+        .iter()
+        .map(|(i, u, p, d)| (*i, *u, *p, *d, None))
+        .collect();
+    import(db, &v, Strategy::Delete);
+}
+
+fn import(db: &TestDb, vals: &[(&str, &str, &str, &str, Option<f64>)], strategy: Strategy) {
     let raw: Vec<RawValue> = vals
         .iter()
         .map(|(ind, unit, pe, dis, v)| RawValue {
@@ -41,7 +57,7 @@ fn put(db: &TestDb, vals: &[(&str, &str, &str, &str, f64)]) {
             unit: unit.to_string(),
             period: pe.to_string(),
             disagg: dis.to_string(),
-            value: Some(v.to_string()),
+            value: v.map(|v| v.to_string()),
             ..Default::default()
         })
         .collect();
@@ -50,6 +66,7 @@ fn put(db: &TestDb, vals: &[(&str, &str, &str, &str, f64)]) {
         &Actor::system(),
         &ImportOptions {
             what: "test".into(),
+            strategy,
             ..Default::default()
         },
         raw.into_iter().map(Ok),
@@ -382,32 +399,6 @@ fn pre_aggregates_agree_with_the_values_and_stay_fresh(db: &TestDb) {
     // anonymous readers see published values only: nothing here is published
     let c = pivot_as(db, &q, &[], None, Some(&[])).unwrap();
     assert!(c.cells.values().all(|x| x.value.is_none()));
-}
-
-fn delete(db: &TestDb, vals: &[(&str, &str, &str, &str)]) {
-    let raw: Vec<RawValue> = vals
-        .iter()
-        .map(|(ind, unit, pe, dis)| RawValue {
-            indicator: ind.to_string(),
-            unit: unit.to_string(),
-            period: pe.to_string(),
-            disagg: dis.to_string(),
-            ..Default::default()
-        })
-        .collect();
-    let s = values::import(
-        db,
-        &Actor::system(),
-        &ImportOptions {
-            what: "test".into(),
-            strategy: Strategy::Delete,
-            ..Default::default()
-        },
-        raw.into_iter().map(Ok),
-        &|_, e: FieldError| e,
-    )
-    .unwrap();
-    assert_eq!(s.conflict_count, 0, "{:?}", s.conflicts);
 }
 
 /// The dirty (indicator code, period, province code or `*` for every province) triples.
