@@ -99,6 +99,22 @@ fn pivot_as(
 }
 
 /// The value at (indicator, unit, period[, ethnic item]) by codes.
+/// Every cell of a pivot, in key order.
+fn cells(
+    db: &TestDb,
+    q: &[&str],
+) -> Vec<(
+    dantoc_domain::analytics::Key,
+    dantoc_domain::analytics::Cell,
+)> {
+    pivot(db, q, &[], None)
+        .unwrap()
+        .sorted()
+        .into_iter()
+        .map(|(k, c)| (k, c.clone()))
+        .collect()
+}
+
 fn at(c: &Computed, dx: &str, ou: &str, pe: &str, eth: Option<&str>) -> Option<f64> {
     cell(c, dx, ou, pe, eth).and_then(|x| x.value)
 }
@@ -367,14 +383,7 @@ fn pre_aggregates_agree_with_the_values_and_stay_fresh(db: &TestDb) {
     );
     let provinces = ["dx:x-pop-total", "ou:LEVEL-1", "pe:2023;2024;2025;2026"];
     let country = ["dx:x-pop-total", "ou:VN", "pe:2023;2024;2025;2026"];
-    let cells = |q: &[&str]| {
-        pivot(db, q, &[], None)
-            .unwrap()
-            .sorted()
-            .into_iter()
-            .map(|(k, c)| (k, c.clone()))
-            .collect::<Vec<_>>()
-    };
+    let cells = |q: &[&str]| cells(db, q);
     let raw = (cells(&provinces), cells(&country));
     assert!(analytics::refresh_all(db).unwrap() > 0);
     let dirty = db
@@ -445,14 +454,7 @@ fn writes_are_tracked_per_province_and_read_fresh(db: &TestDb) {
         &["dx:0101", "ou:VN;20", "pe:2023", "eth"],
         &["dx:0101", "ou:VN", "pe:2023", "eth:DTTS;KINH;10"],
     ];
-    let cells = |q: &[&str]| {
-        pivot(db, q, &[], None)
-            .unwrap()
-            .sorted()
-            .into_iter()
-            .map(|(k, c)| (k, c.clone()))
-            .collect::<Vec<_>>()
-    };
+    let cells = |q: &[&str]| cells(db, q);
     // each write, then every query before and after the refresh
     let check = |what: &str, expect_dirty: &[(&str, &str, &str)]| {
         let got: Vec<(String, String, String)> = dirty(db);
