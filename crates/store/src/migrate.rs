@@ -87,6 +87,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0010_entry.sql"),
         then: None,
     },
+    Migration {
+        version: 12,
+        name: "ogc_pages",
+        sqlite: include_str!("../migrations/sqlite/0012_ogc_pages.sql"),
+        postgres: include_str!("../migrations/postgres/0012_ogc_pages.sql"),
+        then: None,
+    },
 ];
 
 /// Apply the migrations not yet applied; returns the versions applied now.

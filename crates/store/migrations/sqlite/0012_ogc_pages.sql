@@ -1,0 +1,5 @@
+-- Pages of OGC API – Features (issue #6). Keep in step with the other engine's 0012_ogc_pages.sql.
+-- A page of a units collection is read in code order straight from this index (LIMIT/OFFSET
+-- over it, a key look-up of the boundary per unit): no sort of the wide rows, no count over
+-- a window.
+CREATE INDEX admin_unit_kind_code ON admin_unit (version, kind, code);
