@@ -119,6 +119,56 @@ fn set_meta(c: &mut dyn Conn, key: &str, value: &str) -> Result<(), StoreError> 
     Ok(())
 }
 
+/// Mark the stored boundaries as changed: a new random stamp (see [`collection_ids`]).
+fn new_geometry_stamp(c: &mut dyn Conn) -> Result<(), StoreError> {
+    set_meta(c, "geometry_stamp", &crate::secret::random_hex(16))
+}
+
+/// The units of a collection that have a boundary, in code order, as last read under a
+/// geometry stamp. Boundaries change only here (the seed's load, imports), each time with a
+/// new stamp, so a server answers pages from this list — a look-up of the stamp — instead of
+/// counting (SQLite) or sorting (PostgreSQL) the collection for every page.
+type IdsByCollection = HashMap<(String, String, Option<String>), std::sync::Arc<Vec<i64>>>;
+static COLLECTION_IDS: std::sync::Mutex<Option<IdsByCollection>> = std::sync::Mutex::new(None);
+
+fn collection_ids(
+    c: &mut dyn Conn,
+    col: Collection,
+    q: &FeatureQuery,
+) -> Result<std::sync::Arc<Vec<i64>>, StoreError> {
+    let key = meta(c, "geometry_stamp")?.map(|s| (s, col.id(), q.province.clone()));
+    if let Some(k) = &key
+        && let Some(ids) = COLLECTION_IDS
+            .lock()
+            .ok()
+            .and_then(|m| m.as_ref().and_then(|m| m.get(k).cloned()))
+    {
+        return Ok(ids);
+    }
+    let (filter, p) = unit_filter(col, q);
+    let ids: std::sync::Arc<Vec<i64>> = std::sync::Arc::new(
+        c.query(
+            &format!(
+                "SELECT u.id FROM admin_unit u JOIN unit_geometry g ON g.unit_id = u.id
+                 WHERE {filter} ORDER BY {}",
+                code_order(c)
+            ),
+            &p,
+        )?
+        .iter()
+        .map(|r| r.i64(0))
+        .collect(),
+    );
+    if let (Some(k), Ok(mut m)) = (key, COLLECTION_IDS.lock()) {
+        let m = m.get_or_insert_with(HashMap::new);
+        if m.len() >= 256 {
+            m.clear();
+        }
+        m.insert(k, ids.clone());
+    }
+    Ok(ids)
+}
+
 /// Store the boundaries compiled into the binary unless this seed is stored already (after the
 /// reference units: [`crate::open`] calls it). Returns what it did when it loaded. A newer seed
 /// replaces the boundaries of the older one and keeps those a province imported.
@@ -221,6 +271,7 @@ fn load_seed_now(db: &Db) -> Result<Option<SeedSummary>, StoreError> {
             s.stored += c.insert_many("unit_geometry", &GEOMETRY_COLS, &rows, "")? as usize;
         }
         set_meta(c, "geometry_seed", SEED_ID)?;
+        new_geometry_stamp(c)?;
         if c.backend() == Backend::Postgres {
             // planner statistics now, not at autovacuum's next round: pages of features sort
             // and join the units as their numbers ask
@@ -773,8 +824,8 @@ pub fn features(
 }
 
 /// Which units a page of a units collection holds: how many match in all, and — with a
-/// `bbox` — the ids of the page, in code order (boxes narrowed in SQL, then tested exactly).
-/// Without a box the page is read in code order straight from the index
+/// `bbox`, or on PostgreSQL — the ids of the page, in code order (boxes narrowed in SQL, then
+/// tested exactly). Without a box SQLite reads the page in code order straight from the index
 /// `admin_unit (version, kind, code)` with `LIMIT`/`OFFSET`.
 #[derive(Debug, Clone)]
 pub struct PagePlan {
@@ -829,34 +880,15 @@ pub fn plan_page(
     let (filter, mut p) = unit_filter(col, q);
     let order = code_order(c);
     let Some(bbox) = q.bbox else {
-        if c.backend() == Backend::Postgres {
-            // the page's ids from a narrow sort: asked for the rows in code order with a
-            // limit, the planner (which expects a fifth of the units to have a boundary, as a
-            // fifth of all units have one) sorts every wide row of the collection instead
-            let ids: Vec<i64> = c
-                .query(
-                    &format!(
-                        "SELECT u.id FROM admin_unit u JOIN unit_geometry g ON g.unit_id = u.id
-                         WHERE {filter} ORDER BY {order}"
-                    ),
-                    &p,
-                )?
-                .iter()
-                .map(|r| r.i64(0))
-                .collect();
-            return Ok(PagePlan {
-                matched: ids.len(),
-                ids: Some(page_of(&ids, q)),
-            });
-        }
-        // SQLite: the units with a boundary, an index range and a key look-up each
-        let matched = c.scalar_i64(
-            &format!(
-                "SELECT count(*) FROM admin_unit u JOIN unit_geometry g ON g.unit_id = u.id WHERE {filter}"
-            ),
-            &p,
-        )? as usize;
-        return Ok(PagePlan { matched, ids: None });
+        let ids = collection_ids(c, col, q)?;
+        return Ok(PagePlan {
+            matched: ids.len(),
+            // SQLite reads the page in code order from the index itself; PostgreSQL, asked
+            // for rows in code order with a limit, would sort every wide row of the collection
+            // (its planner expects a fifth of the units to have a boundary, as a fifth of all
+            // units have one): the page's ids, then a key look-up per unit
+            ids: (c.backend() == Backend::Postgres).then(|| page_of(&ids, q)),
+        });
     };
     // boxes that meet the query's box; then the exact test for those not wholly inside it
     let cond = bbox_sql(&bbox, ("g.minx", "g.maxx"), ("g.miny", "g.maxy"), &mut p);
@@ -1503,6 +1535,7 @@ pub fn import_boundaries(
                 )? as usize;
             }
         }
+        new_geometry_stamp(c)?;
         let codes: Vec<&str> = checked.iter().map(|x| x.0.as_str()).collect();
         audit::record(
             c,

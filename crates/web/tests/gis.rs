@@ -1030,7 +1030,18 @@ fn ogc_pages_agree_with_single_items_and_follow_imports(s: Server) {
         code_property: "ma_xa".into(),
         name: "dong-ngu.geojson".into(),
     };
+    let stamp = || {
+        s.db.read(|c| c.query("SELECT value FROM meta WHERE key = 'geometry_stamp'", &[]))
+            .unwrap()[0]
+            .str(0)
+    };
+    let before = stamp();
     gis::import_boundaries(&s.db, &Actor::system(), &opts, &file.to_string()).unwrap();
+    assert_ne!(
+        stamp(),
+        before,
+        "servers' lists of each collection's units renewed"
+    );
     let page = s.anon.get(&format!("{base}?province=22&limit=100")).json();
     let f = page["features"]
         .as_array()

@@ -10,3 +10,8 @@ CREATE INDEX admin_unit_kind_code ON admin_unit (version, kind, code COLLATE "C"
 -- are rewritten so that they are read the same way.
 ALTER TABLE unit_geometry ALTER COLUMN geojson SET STORAGE EXTERNAL;
 UPDATE unit_geometry SET geojson = geojson || '';
+
+-- Which boundaries are stored: a new random stamp at every change (the seed's load, an import:
+-- gis.rs). Servers keep each collection's units in code order under it, so that a page needs
+-- neither a count nor a sort of the collection.
+INSERT INTO meta (key, value) VALUES ('geometry_stamp', md5(random()::text || clock_timestamp()::text));
