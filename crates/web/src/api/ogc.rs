@@ -382,20 +382,25 @@ fn write_properties(out: &mut String, f: &Feature, figures: Option<&Figures>, va
     push_key(out, false, "source");
     push_str(out, &f.source);
     if let Some(fig) = figures {
-        push_key(out, false, "period");
-        push_str(out, &fig.period);
-        let mine = values.get(&f.code);
-        for ind in &fig.indicators {
-            let v = mine.and_then(|m| m.get(ind)).copied();
-            push_key(out, false, ind);
-            push_num(out, v);
-            if fig.density {
-                push_key(out, false, &format!("{ind}_per_km2"));
-                push_num(out, density(v, f.area_km2));
-            }
-        }
+        write_figures(out, &f.code, f.area_km2, fig, values);
     }
     out.push('}');
+}
+
+/// `,"period":…,"CODE":value[,"CODE_per_km2":…]…`: a unit's figures, the last properties.
+fn write_figures(out: &mut String, code: &str, area: Option<f64>, fig: &Figures, values: &Values) {
+    push_key(out, false, "period");
+    push_str(out, &fig.period);
+    let mine = values.get(code);
+    for ind in &fig.indicators {
+        let v = mine.and_then(|m| m.get(ind)).copied();
+        push_key(out, false, ind);
+        push_num(out, v);
+        if fig.density {
+            push_key(out, false, &format!("{ind}_per_km2"));
+            push_num(out, density(v, area));
+        }
+    }
 }
 
 fn density(v: Option<f64>, area: Option<f64>) -> Option<f64> {
@@ -549,65 +554,95 @@ pub async fn items(
     let fig2 = fig.clone();
     let fq2 = fq.clone();
     // the features first, written as they are read; the counts and links after them
-    let (matched, returned, mut out) = s
-        .read(move |c| {
-            let mut out = String::new();
-            out.push_str("{\"type\":\"FeatureCollection\",\"features\":[");
-            if col.is_points() {
-                let page = gis::features(c, col, &fq2)?;
-                let values = match &fig2 {
-                    Some(f) if !page.features.is_empty() => {
-                        let codes: Vec<&str> =
-                            page.features.iter().map(|f| f.code.as_str()).collect();
-                        values_of(c, f, col.version, &codes, visible.as_deref())?
-                    }
-                    _ => Values::new(),
-                };
-                for (i, f) in page.features.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    write_feature(&mut out, f, &f.geometry, fig2.as_ref(), &values, None);
-                }
-                return Ok((page.matched, page.features.len(), out));
-            }
-            let t = std::time::Instant::now();
-            let plan = gis::plan_page(c, col, &fq2)?;
-            let planned = t.elapsed();
-            let mut pivot = std::time::Duration::ZERO;
+    let page = s.read(move |c| {
+        let mut out = String::new();
+        let mut slots: Vec<(usize, String, Option<f64>)> = vec![];
+        out.push_str("{\"type\":\"FeatureCollection\",\"features\":[");
+        if col.is_points() {
+            let page = gis::features(c, col, &fq2)?;
             let values = match &fig2 {
-                Some(f) if !plan.is_empty(&fq2) => {
-                    let codes = gis::page_codes(c, col, &fq2, &plan)?;
-                    let t = std::time::Instant::now();
-                    let v = values_of(c, f, col.version, &codes, visible.as_deref())?;
-                    pivot = t.elapsed();
-                    v
+                Some(f) if !page.features.is_empty() => {
+                    let codes: Vec<&str> = page.features.iter().map(|f| f.code.as_str()).collect();
+                    values_of(c, f, col.version, &codes, visible.as_deref())?
                 }
                 _ => Values::new(),
             };
-            // boundaries of communes average 3 KB, those of the finer provinces more
-            out.reserve(plan.len(&fq2) * 4096);
-            let mut n = 0;
-            gis::each_feature(c, col, &fq2, &plan, &mut |f, geometry| {
-                if n > 0 {
+            for (i, f) in page.features.iter().enumerate() {
+                if i > 0 {
                     out.push(',');
                 }
-                write_feature(&mut out, f, geometry, fig2.as_ref(), &values, None);
-                n += 1;
-                Ok(())
-            })?;
-            tracing::debug!(
-                collection = %col.id(),
-                features = n,
-                bytes = out.len(),
-                "items page: {:.1} ms to plan, {:.1} ms in the pivot of the figures, {:.1} ms in all",
-                planned.as_secs_f64() * 1e3,
-                pivot.as_secs_f64() * 1e3,
-                t.elapsed().as_secs_f64() * 1e3
-            );
-            Ok((plan.matched, n, out))
-        })
-        .await?;
+                write_feature(&mut out, f, &f.geometry, fig2.as_ref(), &values, None);
+            }
+            return Ok((page.matched, page.features.len(), out, slots));
+        }
+        let t = std::time::Instant::now();
+        let plan = gis::plan_page(c, col, &fq2)?;
+        // boundaries of communes average 3 KB, those of the finer provinces more
+        out.reserve(plan.len(&fq2) * 4096);
+        let mut n = 0;
+        gis::each_feature(c, col, &fq2, &plan, &mut |f, geometry| {
+            if n > 0 {
+                out.push(',');
+            }
+            write_feature(&mut out, f, geometry, None, &Values::new(), None);
+            if fig2.is_some() {
+                // where the figures go: before the properties' closing brace
+                slots.push((out.len() - 2, f.code.clone(), f.area_km2));
+            }
+            n += 1;
+            Ok(())
+        })?;
+        tracing::debug!(
+            collection = %col.id(),
+            features = n,
+            bytes = out.len(),
+            "items page: {:.1} ms to read and write",
+            t.elapsed().as_secs_f64() * 1e3
+        );
+        Ok((plan.matched, n, out, slots))
+    });
+    // the figures of the page's units: one pivot, on another connection while the page is read
+    let pivot = async {
+        match &fig {
+            Some(f) if !col.is_points() => {
+                let (f, fq3) = (f.clone(), fq.clone());
+                let visible = who.visible();
+                s.read(move |c| {
+                    let t = std::time::Instant::now();
+                    let plan = gis::plan_page(c, col, &fq3)?;
+                    if plan.is_empty(&fq3) {
+                        return Ok(Values::new());
+                    }
+                    let codes = gis::page_codes(c, col, &fq3, &plan)?;
+                    let v = values_of(c, &f, col.version, &codes, visible.as_deref())?;
+                    tracing::debug!(
+                        collection = %col.id(),
+                        units = codes.len(),
+                        "items page: {:.1} ms for the pivot of its figures",
+                        t.elapsed().as_secs_f64() * 1e3
+                    );
+                    Ok(v)
+                })
+                .await
+            }
+            _ => Ok(Values::new()),
+        }
+    };
+    let ((matched, returned, page, slots), values) = tokio::try_join!(page, pivot)?;
+    let mut out = match &fig {
+        Some(f) if !slots.is_empty() => {
+            let mut out = String::with_capacity(page.len() + slots.len() * 64 + 4096);
+            let mut last = 0;
+            for (at, code, area) in &slots {
+                out.push_str(&page[last..*at]);
+                write_figures(&mut out, code, *area, f, &values);
+                last = *at;
+            }
+            out.push_str(&page[last..]);
+            out
+        }
+        _ => page,
+    };
     let b = base(&s, &headers);
     let path = format!("/ogcapi/collections/{id}/items");
     let mut links = vec![
