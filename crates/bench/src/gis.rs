@@ -33,7 +33,7 @@
 //! - `map page`: the map page of Cao Bằng (`/ban-do?ou=04`: 56 communes, 408 villages, five
 //!   years of figures).
 //!
-//! `dantoc-bench gis [--binary PATH] [--runs N] [--only sqlite|postgres|render]`. Linux only.
+//! `dantoc-bench gis [--binary PATH] [--runs N] [--only sqlite|postgres|render|pages]`. Linux only.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 
 type Error = Box<dyn std::error::Error>;
 
-pub const USAGE: &str = "usage: dantoc-bench gis [--binary PATH] [--runs N] [--only sqlite|postgres|render]\n\
+pub const USAGE: &str = "usage: dantoc-bench gis [--binary PATH] [--runs N] [--only sqlite|postgres|render|pages]\n\
      (build the server first: cargo build --release)";
 
 /// OGC API items pages.
@@ -61,6 +61,8 @@ pub struct Args {
     sqlite: bool,
     postgres: bool,
     render: bool,
+    /// Only the OGC API items pages (both engines, no drawing, no choropleths).
+    pages_only: bool,
 }
 
 pub fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -70,6 +72,7 @@ pub fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> 
         sqlite: true,
         postgres: true,
         render: true,
+        pages_only: false,
     };
     while let Some(a) = it.next() {
         let (name, inline) = match a.split_once('=') {
@@ -95,6 +98,7 @@ pub fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> 
                 "sqlite" => (args.postgres, args.render) = (false, false),
                 "postgres" | "postgresql" | "pg" => (args.sqlite, args.render) = (false, false),
                 "render" => (args.sqlite, args.postgres) = (false, false),
+                "pages" => (args.render, args.pages_only) = (false, true),
                 o => return Err(format!("--only: unknown engine {o:?}\n{USAGE}")),
             },
             "-h" | "--help" => {
@@ -381,9 +385,10 @@ fn run_engine(
     bin: &Path,
     engine: &'static str,
     database: Option<&str>,
-    runs: usize,
+    args: &Args,
     rows: &mut Vec<Row>,
 ) -> Result<(), Error> {
+    let runs = args.runs;
     let dir =
         std::env::temp_dir().join(format!("dantoc-bench-gis-{}-{engine}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -392,6 +397,9 @@ fn run_engine(
         let (server, start) = Server::start(bin, &dir, database)?;
         eprintln!("{engine}: ready in {:.1} s", start.as_secs_f64());
         for c in cases() {
+            if args.pages_only && !c.paths[0].starts_with(COLLECTION) {
+                continue;
+            }
             let row = measure(&server, engine, &c, runs)?;
             eprintln!(
                 "{engine} {}: p50 {} p95 {} ({} bytes an answer)",
@@ -623,7 +631,7 @@ pub fn main(args: impl Iterator<Item = String>) -> i32 {
     if (args.sqlite || args.postgres)
         && let Err(e) = binary(&args).map(|b| {
             if args.sqlite
-                && let Err(e) = run_engine(&b, "SQLite", None, args.runs, &mut rows)
+                && let Err(e) = run_engine(&b, "SQLite", None, &args, &mut rows)
             {
                 eprintln!("error (SQLite): {e}");
                 failed = true;
@@ -639,7 +647,7 @@ pub fn main(args: impl Iterator<Item = String>) -> i32 {
                         Some(i) => format!("{}/{name}", &admin[..i]),
                         None => format!("{admin}/{name}"),
                     };
-                    let r = run_engine(&b, "PostgreSQL", Some(&url), args.runs, &mut rows);
+                    let r = run_engine(&b, "PostgreSQL", Some(&url), &args, &mut rows);
                     c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
                     r
                 })();

@@ -96,9 +96,49 @@ fn report_imports_and_their_errors(fresh: fn() -> TestDb, name: &str) {
         ),
     )
     .unwrap();
+    // pages of features, as the OGC API reads them, before and after the import
+    use dantoc_store::gis::{self, Collection, FeatureQuery};
+    let communes = Collection {
+        version: dantoc_domain::admin::HierarchyVersion::V2025,
+        kind: dantoc_domain::admin::UnitKind::Commune,
+    };
+    let quang_ninh = FeatureQuery {
+        province: Some("22".into()),
+        limit: Some(100),
+        ..FeatureQuery::default()
+    };
+    let page = |db: &TestDb| {
+        db.db
+            .read(|c| gis::features(c, communes, &quang_ninh))
+            .unwrap()
+    };
+    let stamp = |db: &TestDb| {
+        db.db
+            .read(|c| c.query("SELECT value FROM meta WHERE key = 'geometry_stamp'", &[]))
+            .unwrap()[0]
+            .str(0)
+    };
+    let (before, stamp_before) = (page(&db), stamp(&db));
     let o = dantoc(&db, &args);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("1 replaced, 0 added"), "{}", text(&o));
+    // the stored GeoJSON the pages splice in is the imported boundary, at once
+    assert_ne!(stamp(&db), stamp_before);
+    let after = page(&db);
+    assert_eq!(after.matched, 54);
+    assert_eq!(before.features.len(), after.features.len());
+    for (b, a) in before.features.iter().zip(&after.features) {
+        assert_eq!(b.code, a.code);
+        if a.code == "06877" {
+            assert_eq!(a.source, "import:qn.geojson");
+            let shape = dantoc_domain::geo::parse_shape(&a.geometry).unwrap();
+            assert_eq!(dantoc_domain::geo::to_geojson(&shape), a.geometry);
+            assert!(a.geometry.contains("107.45"), "{}", a.geometry);
+            assert_ne!(a.geometry, b.geometry);
+        } else {
+            assert_eq!(a.geometry, b.geometry, "{}", a.code);
+        }
+    }
     let o = dantoc(&db, &["gis", "report"]);
     assert!(
         text(&o).contains("source import:qn.geojson: 1"),

@@ -119,6 +119,56 @@ fn set_meta(c: &mut dyn Conn, key: &str, value: &str) -> Result<(), StoreError> 
     Ok(())
 }
 
+/// Mark the stored boundaries as changed: a new random stamp (see [`collection_ids`]).
+fn new_geometry_stamp(c: &mut dyn Conn) -> Result<(), StoreError> {
+    set_meta(c, "geometry_stamp", &crate::secret::random_hex(16))
+}
+
+/// The units of a collection that have a boundary, in code order, as last read under a
+/// geometry stamp. Boundaries change only here (the seed's load, imports), each time with a
+/// new stamp, so a server answers pages from this list — a look-up of the stamp — instead of
+/// counting (SQLite) or sorting (PostgreSQL) the collection for every page.
+type IdsByCollection = HashMap<(String, String, Option<String>), std::sync::Arc<Vec<i64>>>;
+static COLLECTION_IDS: std::sync::Mutex<Option<IdsByCollection>> = std::sync::Mutex::new(None);
+
+fn collection_ids(
+    c: &mut dyn Conn,
+    col: Collection,
+    q: &FeatureQuery,
+) -> Result<std::sync::Arc<Vec<i64>>, StoreError> {
+    let key = meta(c, "geometry_stamp")?.map(|s| (s, col.id(), q.province.clone()));
+    if let Some(k) = &key
+        && let Some(ids) = COLLECTION_IDS
+            .lock()
+            .ok()
+            .and_then(|m| m.as_ref().and_then(|m| m.get(k).cloned()))
+    {
+        return Ok(ids);
+    }
+    let (filter, p) = unit_filter(col, q);
+    let ids: std::sync::Arc<Vec<i64>> = std::sync::Arc::new(
+        c.query(
+            &format!(
+                "SELECT u.id FROM admin_unit u JOIN unit_geometry g ON g.unit_id = u.id
+                 WHERE {filter} ORDER BY {}",
+                code_order(c)
+            ),
+            &p,
+        )?
+        .iter()
+        .map(|r| r.i64(0))
+        .collect(),
+    );
+    if let (Some(k), Ok(mut m)) = (key, COLLECTION_IDS.lock()) {
+        let m = m.get_or_insert_with(HashMap::new);
+        if m.len() >= 256 {
+            m.clear();
+        }
+        m.insert(k, ids.clone());
+    }
+    Ok(ids)
+}
+
 /// Store the boundaries compiled into the binary unless this seed is stored already (after the
 /// reference units: [`crate::open`] calls it). Returns what it did when it loaded. A newer seed
 /// replaces the boundaries of the older one and keeps those a province imported.
@@ -221,6 +271,7 @@ fn load_seed_now(db: &Db) -> Result<Option<SeedSummary>, StoreError> {
             s.stored += c.insert_many("unit_geometry", &GEOMETRY_COLS, &rows, "")? as usize;
         }
         set_meta(c, "geometry_seed", SEED_ID)?;
+        new_geometry_stamp(c)?;
         if c.backend() == Backend::Postgres {
             // planner statistics now, not at autovacuum's next round: pages of features sort
             // and join the units as their numbers ask
@@ -638,7 +689,7 @@ pub struct Feature {
 
 const UNIT_COLS: &str = "u.id, u.code, u.version, u.name, u.full_name, u.type, u.kind, u.level, \
     pa.code, u.province_code, g.area_km2, g.centroid_lon, g.centroid_lat, g.source, g.geojson";
-const UNIT_FROM: &str = "FROM unit_geometry g JOIN admin_unit u ON u.id = g.unit_id \
+const UNIT_FROM: &str = "FROM admin_unit u JOIN unit_geometry g ON g.unit_id = u.id \
     LEFT JOIN admin_unit pa ON pa.id = u.parent_id";
 
 fn unit_feature(r: &Row) -> Feature {
@@ -658,7 +709,7 @@ fn unit_feature(r: &Row) -> Feature {
         lat: r.f64(12),
         geocoded: None,
         source: r.str(13),
-        geometry: r.str(14),
+        geometry: r.opt_str(14).unwrap_or_default(),
     }
 }
 
@@ -746,7 +797,9 @@ fn id_list(ids: &[i64]) -> String {
         .join(",")
 }
 
-/// A page of a collection's features, in code order.
+/// A page of a collection's features, in code order, each with its geometry copied out (the
+/// GeoJSON download, spatial answers). Pages of OGC API items are written as they are read
+/// instead: [`plan_page`], [`page_codes`], [`each_feature`].
 pub fn features(
     c: &mut dyn Conn,
     col: Collection,
@@ -755,42 +808,87 @@ pub fn features(
     if col.is_points() {
         return village_features(c, col, q);
     }
+    let plan = plan_page(c, col, q)?;
+    let mut features = Vec::with_capacity(plan.len(q));
+    each_feature(c, col, q, &plan, &mut |f, geometry| {
+        features.push(Feature {
+            geometry: geometry.to_string(),
+            ..f.clone()
+        });
+        Ok(())
+    })?;
+    Ok(FeaturePage {
+        matched: plan.matched,
+        features,
+    })
+}
+
+/// Which units a page of a units collection holds: how many match in all, and — with a
+/// `bbox`, or on PostgreSQL — the ids of the page, in code order (boxes narrowed in SQL, then
+/// tested exactly). Without a box SQLite reads the page in code order straight from the index
+/// `admin_unit (version, kind, code)` with `LIMIT`/`OFFSET`.
+#[derive(Debug, Clone)]
+pub struct PagePlan {
+    pub matched: usize,
+    ids: Option<Vec<i64>>,
+}
+
+impl PagePlan {
+    /// Features on the page.
+    pub fn len(&self, q: &FeatureQuery) -> usize {
+        match &self.ids {
+            Some(ids) => ids.len(),
+            None => self
+                .matched
+                .saturating_sub(q.offset)
+                .min(q.limit.unwrap_or(usize::MAX)),
+        }
+    }
+
+    pub fn is_empty(&self, q: &FeatureQuery) -> bool {
+        self.len(q) == 0
+    }
+}
+
+/// `u.version = $1 AND u.kind = $2 [AND u.province_code = $3]` with its parameters.
+fn unit_filter(col: Collection, q: &FeatureQuery) -> (String, Vec<Val>) {
     let mut p: Vec<Val> = vec![col.version.as_str().into(), col.kind.as_str().into()];
     let mut filter = "u.version = $1 AND u.kind = $2".to_string();
     if let Some(pr) = &q.province {
         p.push(pr.as_str().into());
         filter.push_str(&format!(" AND u.province_code = ${}", p.len()));
     }
+    (filter, p)
+}
+
+/// ` LIMIT … OFFSET …` of a page (SQLite wants a limit before an offset).
+fn limit_sql(q: &FeatureQuery) -> String {
+    let mut out = format!(" LIMIT {}", q.limit.map_or(i64::MAX, |l| l as i64));
+    if q.offset > 0 {
+        out.push_str(&format!(" OFFSET {}", q.offset));
+    }
+    out
+}
+
+/// How many units match and, with a box, the page's ids (see [`PagePlan`]). Units collections
+/// only (villages: [`features`]).
+pub fn plan_page(
+    c: &mut dyn Conn,
+    col: Collection,
+    q: &FeatureQuery,
+) -> Result<PagePlan, StoreError> {
+    let (filter, mut p) = unit_filter(col, q);
     let order = code_order(c);
     let Some(bbox) = q.bbox else {
-        // one statement: the page's ids with the number matched (a narrow sort), then their rows
-        let mut page = format!(
-            "SELECT u.id AS id, count(*) OVER () AS total FROM unit_geometry g
-             JOIN admin_unit u ON u.id = g.unit_id WHERE {filter} ORDER BY {order}"
-        );
-        if let Some(l) = q.limit {
-            page.push_str(&format!(" LIMIT {l}"));
-        }
-        if q.offset > 0 {
-            page.push_str(&format!(" OFFSET {}", q.offset));
-        }
-        let rows = c.query(
-            &format!(
-                "SELECT {UNIT_COLS}, p.total FROM ({page}) p JOIN admin_unit u ON u.id = p.id
-                 JOIN unit_geometry g ON g.unit_id = p.id LEFT JOIN admin_unit pa ON pa.id = u.parent_id"
-            ),
-            &p,
-        )?;
-        let matched = match rows.first() {
-            Some(r) => r.i64(15) as usize,
-            None => c.scalar_i64(
-                &format!("SELECT count(*) FROM unit_geometry g JOIN admin_unit u ON u.id = g.unit_id WHERE {filter}"),
-                &p,
-            )? as usize,
-        };
-        let mut features: Vec<Feature> = rows.iter().map(unit_feature).collect();
-        features.sort_by(|a, b| a.code.cmp(&b.code));
-        return Ok(FeaturePage { matched, features });
+        let ids = collection_ids(c, col, q)?;
+        return Ok(PagePlan {
+            matched: ids.len(),
+            // SQLite reads the page in code order from the index itself; PostgreSQL, asked
+            // for rows in code order with a limit, would sort every wide row of the collection
+            // (its planner expects a fifth of the units to have a boundary, as a fifth of all
+            // units have one): the page's ids, then a key look-up per unit
+            ids: (c.backend() == Backend::Postgres).then(|| page_of(&ids, q)),
+        });
     };
     // boxes that meet the query's box; then the exact test for those not wholly inside it
     let cond = bbox_sql(&bbox, ("g.minx", "g.maxx"), ("g.miny", "g.maxy"), &mut p);
@@ -835,12 +933,175 @@ pub fn features(
         .map(|r| r.i64(0))
         .filter(|i| !outside.contains(i))
         .collect();
-    let page = page_of(&ids, q);
-    let features = fetch_units(c, &page)?;
-    Ok(FeaturePage {
+    Ok(PagePlan {
         matched: ids.len(),
-        features,
+        ids: Some(page_of(&ids, q)),
     })
+}
+
+/// The codes of a page's units, in code order (for the pivot of its figures).
+pub fn page_codes(
+    c: &mut dyn Conn,
+    col: Collection,
+    q: &FeatureQuery,
+    plan: &PagePlan,
+) -> Result<Vec<String>, StoreError> {
+    let rows = match &plan.ids {
+        Some(ids) => {
+            let mut out = Vec::with_capacity(ids.len());
+            for chunk in ids.chunks(2000) {
+                let found: HashMap<i64, String> = c
+                    .query(
+                        &format!(
+                            "SELECT id, code FROM admin_unit WHERE id IN ({})",
+                            id_list(chunk)
+                        ),
+                        &[],
+                    )?
+                    .iter()
+                    .map(|r| (r.i64(0), r.str(1)))
+                    .collect();
+                out.extend(chunk.iter().filter_map(|i| found.get(i).cloned()));
+            }
+            return Ok(out);
+        }
+        None => {
+            let (filter, p) = unit_filter(col, q);
+            c.query(
+                &format!(
+                    "SELECT u.code FROM admin_unit u JOIN unit_geometry g ON g.unit_id = u.id
+                     WHERE {filter} ORDER BY {}{}",
+                    code_order(c),
+                    limit_sql(q)
+                ),
+                &p,
+            )?
+        }
+    };
+    Ok(rows.iter().map(|r| r.str(0)).collect())
+}
+
+/// The units of a page in code order, each handed to `each` with its stored GeoJSON geometry
+/// borrowed from the database's row (the feature's own `geometry` is left empty): a page of
+/// 1,000 boundaries (up to 5 MB) is written as it is read, without a copy per boundary.
+/// Returns how many were handed.
+pub fn each_feature(
+    c: &mut dyn Conn,
+    col: Collection,
+    q: &FeatureQuery,
+    plan: &PagePlan,
+    each: &mut dyn FnMut(&Feature, &str) -> Result<(), StoreError>,
+) -> Result<usize, StoreError> {
+    match &plan.ids {
+        None => {
+            let (filter, p) = unit_filter(col, q);
+            let sql = format!(
+                "SELECT {UNIT_COLS} {UNIT_FROM} WHERE {filter} ORDER BY {}{}",
+                code_order(c),
+                limit_sql(q)
+            );
+            each_unit_row(c, &sql, &p, each)
+        }
+        Some(ids) if ids.is_empty() => Ok(0),
+        Some(ids) if c.backend() == Backend::Postgres => {
+            // in the page's order, a key look-up per unit (`OFFSET 0` keeps the planner from
+            // flattening the lateral into hash joins over every unit and boundary)
+            let sql = format!(
+                "SELECT x.* FROM unnest(string_to_array($1, ',')::bigint[]) WITH ORDINALITY AS p(id, n)
+                 CROSS JOIN LATERAL (SELECT {UNIT_COLS} {UNIT_FROM} WHERE u.id = p.id OFFSET 0) x
+                 ORDER BY p.n"
+            );
+            each_unit_row(c, &sql, &[id_list(ids).into()], each)
+        }
+        Some(ids) => {
+            // by id, then in the page's order: SQLite would sort the wide rows themselves
+            let mut found: HashMap<i64, (Feature, String)> = HashMap::with_capacity(ids.len());
+            for chunk in ids.chunks(2000) {
+                let sql = format!(
+                    "SELECT {UNIT_COLS} {UNIT_FROM} WHERE u.id IN ({})",
+                    id_list(chunk)
+                );
+                each_unit_row(c, &sql, &[], &mut |f, g| {
+                    found.insert(f.id, (f.clone(), g.to_string()));
+                    Ok(())
+                })?;
+            }
+            let mut n = 0;
+            for id in ids {
+                if let Some((f, g)) = found.remove(id) {
+                    each(&f, &g)?;
+                    n += 1;
+                }
+            }
+            Ok(n)
+        }
+    }
+}
+
+/// Rows of `SELECT {UNIT_COLS} …` read on the engine's own connection: the geometry (the last
+/// column) as a `&str` into the row, the rest into a [`Feature`].
+fn each_unit_row(
+    c: &mut dyn Conn,
+    sql: &str,
+    params: &[Val],
+    each: &mut dyn FnMut(&Feature, &str) -> Result<(), StoreError>,
+) -> Result<usize, StoreError> {
+    const GEOMETRY: usize = 14;
+    let mut n = 0;
+    if let Some(conn) = c.sqlite() {
+        let mut st = conn.prepare_cached(&sql.replace('$', "?"))?;
+        let mut rows = st.query(rusqlite::params_from_iter(params.iter()))?;
+        while let Some(r) = rows.next()? {
+            let mut vals = Vec::with_capacity(GEOMETRY);
+            for i in 0..GEOMETRY {
+                use rusqlite::types::ValueRef;
+                vals.push(match r.get_ref(i)? {
+                    ValueRef::Null => Val::Null,
+                    ValueRef::Integer(v) => Val::Int(v),
+                    ValueRef::Real(v) => Val::Real(v),
+                    ValueRef::Text(t) | ValueRef::Blob(t) => {
+                        Val::Text(String::from_utf8_lossy(t).into_owned())
+                    }
+                });
+            }
+            let f = unit_feature(&Row(vals));
+            let geometry = match r.get_ref(GEOMETRY)? {
+                rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t)
+                    .map_err(|e| StoreError::Io(format!("boundary of {}: {e}", f.code)))?,
+                _ => "null",
+            };
+            each(&f, geometry)?;
+            n += 1;
+        }
+        return Ok(n);
+    }
+    if let Some(client) = c.postgres() {
+        use postgres::fallible_iterator::FallibleIterator;
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params
+            .iter()
+            .map(|v| v as &(dyn postgres::types::ToSql + Sync))
+            .collect();
+        let st = client.prepare(sql)?;
+        let mut rows = client.query_raw(&st, refs)?;
+        while let Some(r) = rows.next()? {
+            let mut vals = Vec::with_capacity(GEOMETRY);
+            for i in 0..GEOMETRY {
+                vals.push(r.try_get::<_, Val>(i)?);
+            }
+            let f = unit_feature(&Row(vals));
+            let geometry: &str = r.try_get(GEOMETRY)?;
+            each(&f, geometry)?;
+            n += 1;
+        }
+        return Ok(n);
+    }
+    // any other connection: through the portable rows
+    for r in c.query(sql, params)? {
+        let f = unit_feature(&r);
+        each(&f, &r.str(GEOMETRY))?;
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// Code order, the same on both engines: bytes (codes are digits), not PostgreSQL's collation.
@@ -849,25 +1110,6 @@ fn code_order(c: &dyn Conn) -> &'static str {
         Backend::Sqlite => "u.code",
         Backend::Postgres => "u.code COLLATE \"C\"",
     }
-}
-
-/// Units with their boundaries, by id, in code order.
-fn fetch_units(c: &mut dyn Conn, ids: &[i64]) -> Result<Vec<Feature>, StoreError> {
-    let mut found: HashMap<i64, Feature> = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(2000) {
-        for r in c.query(
-            &format!(
-                "SELECT {UNIT_COLS} {UNIT_FROM} WHERE u.id IN ({})",
-                id_list(chunk)
-            ),
-            &[],
-        )? {
-            let f = unit_feature(&r);
-            found.insert(f.id, f);
-        }
-    }
-    // in the order asked (code order), without sorting wide rows in the database
-    Ok(ids.iter().filter_map(|i| found.remove(i)).collect())
 }
 
 fn village_features(
@@ -1293,6 +1535,7 @@ pub fn import_boundaries(
                 )? as usize;
             }
         }
+        new_geometry_stamp(c)?;
         let codes: Vec<&str> = checked.iter().map(|x| x.0.as_str()).collect();
         audit::record(
             c,

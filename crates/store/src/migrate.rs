@@ -101,6 +101,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0012_value_unit.sql"),
         then: None,
     },
+    Migration {
+        version: 13,
+        name: "ogc_pages",
+        sqlite: include_str!("../migrations/sqlite/0013_ogc_pages.sql"),
+        postgres: include_str!("../migrations/postgres/0013_ogc_pages.sql"),
+        then: None,
+    },
 ];
 
 /// Apply the migrations not yet applied; returns the versions applied now.

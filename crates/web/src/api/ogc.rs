@@ -221,16 +221,16 @@ fn rename_store(e: StoreError) -> StoreError {
 /// (unit code → indicator code → value) for the features, one pivot per page (per 5,000 units).
 type Values = HashMap<String, HashMap<String, f64>>;
 
-fn values_of(
+fn values_of<S: AsRef<str>>(
     c: &mut dyn Conn,
     f: &Figures,
     version: HierarchyVersion,
-    units: &[Feature],
+    units: &[S],
     visible: Option<&[i64]>,
 ) -> Result<Values, StoreError> {
     let mut out: Values = HashMap::new();
     for chunk in units.chunks(PIVOT_UNITS) {
-        let codes: Vec<&str> = chunk.iter().map(|u| u.code.as_str()).collect();
+        let codes: Vec<&str> = chunk.iter().map(|u| u.as_ref()).collect();
         let req = Request::parse(
             &[
                 format!("dx:{}", f.indicators.join(";")),
@@ -382,20 +382,25 @@ fn write_properties(out: &mut String, f: &Feature, figures: Option<&Figures>, va
     push_key(out, false, "source");
     push_str(out, &f.source);
     if let Some(fig) = figures {
-        push_key(out, false, "period");
-        push_str(out, &fig.period);
-        let mine = values.get(&f.code);
-        for ind in &fig.indicators {
-            let v = mine.and_then(|m| m.get(ind)).copied();
-            push_key(out, false, ind);
-            push_num(out, v);
-            if fig.density {
-                push_key(out, false, &format!("{ind}_per_km2"));
-                push_num(out, density(v, f.area_km2));
-            }
-        }
+        write_figures(out, &f.code, f.area_km2, fig, values);
     }
     out.push('}');
+}
+
+/// `,"period":…,"CODE":value[,"CODE_per_km2":…]…`: a unit's figures, the last properties.
+fn write_figures(out: &mut String, code: &str, area: Option<f64>, fig: &Figures, values: &Values) {
+    push_key(out, false, "period");
+    push_str(out, &fig.period);
+    let mine = values.get(code);
+    for ind in &fig.indicators {
+        let v = mine.and_then(|m| m.get(ind)).copied();
+        push_key(out, false, ind);
+        push_num(out, v);
+        if fig.density {
+            push_key(out, false, &format!("{ind}_per_km2"));
+            push_num(out, density(v, area));
+        }
+    }
 }
 
 fn density(v: Option<f64>, area: Option<f64>) -> Option<f64> {
@@ -405,10 +410,12 @@ fn density(v: Option<f64>, area: Option<f64>) -> Option<f64> {
     }
 }
 
-/// One feature as GeoJSON text, its geometry spliced in as stored.
+/// One feature as GeoJSON text, its geometry (`f.geometry`, or the row's as read:
+/// [`gis::each_feature`]) spliced in as stored.
 fn write_feature(
     out: &mut String,
     f: &Feature,
+    geometry: &str,
     figures: Option<&Figures>,
     values: &Values,
     links: Option<&Value>,
@@ -416,7 +423,7 @@ fn write_feature(
     out.push_str("{\"type\":\"Feature\",\"id\":");
     push_str(out, &f.code);
     out.push_str(",\"geometry\":");
-    out.push_str(&f.geometry);
+    out.push_str(geometry);
     out.push_str(",\"properties\":");
     write_properties(out, f, figures, values);
     if let Some(l) = links {
@@ -546,18 +553,96 @@ pub async fn items(
     let visible = who.visible();
     let fig2 = fig.clone();
     let fq2 = fq.clone();
-    let (page, values) = s
-        .read(move |c| {
+    // the features first, written as they are read; the counts and links after them
+    let page = s.read(move |c| {
+        let mut out = String::new();
+        let mut slots: Vec<(usize, String, Option<f64>)> = vec![];
+        out.push_str("{\"type\":\"FeatureCollection\",\"features\":[");
+        if col.is_points() {
             let page = gis::features(c, col, &fq2)?;
             let values = match &fig2 {
                 Some(f) if !page.features.is_empty() => {
-                    values_of(c, f, col.version, &page.features, visible.as_deref())?
+                    let codes: Vec<&str> = page.features.iter().map(|f| f.code.as_str()).collect();
+                    values_of(c, f, col.version, &codes, visible.as_deref())?
                 }
                 _ => Values::new(),
             };
-            Ok((page, values))
-        })
-        .await?;
+            for (i, f) in page.features.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_feature(&mut out, f, &f.geometry, fig2.as_ref(), &values, None);
+            }
+            return Ok((page.matched, page.features.len(), out, slots));
+        }
+        let t = std::time::Instant::now();
+        let plan = gis::plan_page(c, col, &fq2)?;
+        // boundaries of communes average 3 KB, those of the finer provinces more
+        out.reserve(plan.len(&fq2) * 4096);
+        let mut n = 0;
+        gis::each_feature(c, col, &fq2, &plan, &mut |f, geometry| {
+            if n > 0 {
+                out.push(',');
+            }
+            write_feature(&mut out, f, geometry, None, &Values::new(), None);
+            if fig2.is_some() {
+                // where the figures go: before the properties' closing brace
+                slots.push((out.len() - 2, f.code.clone(), f.area_km2));
+            }
+            n += 1;
+            Ok(())
+        })?;
+        tracing::debug!(
+            collection = %col.id(),
+            features = n,
+            bytes = out.len(),
+            "items page: {:.1} ms to read and write",
+            t.elapsed().as_secs_f64() * 1e3
+        );
+        Ok((plan.matched, n, out, slots))
+    });
+    // the figures of the page's units: one pivot, on another connection while the page is read
+    let pivot = async {
+        match &fig {
+            Some(f) if !col.is_points() => {
+                let (f, fq3) = (f.clone(), fq.clone());
+                let visible = who.visible();
+                s.read(move |c| {
+                    let t = std::time::Instant::now();
+                    let plan = gis::plan_page(c, col, &fq3)?;
+                    if plan.is_empty(&fq3) {
+                        return Ok(Values::new());
+                    }
+                    let codes = gis::page_codes(c, col, &fq3, &plan)?;
+                    let v = values_of(c, &f, col.version, &codes, visible.as_deref())?;
+                    tracing::debug!(
+                        collection = %col.id(),
+                        units = codes.len(),
+                        "items page: {:.1} ms for the pivot of its figures",
+                        t.elapsed().as_secs_f64() * 1e3
+                    );
+                    Ok(v)
+                })
+                .await
+            }
+            _ => Ok(Values::new()),
+        }
+    };
+    let ((matched, returned, page, slots), values) = tokio::try_join!(page, pivot)?;
+    let mut out = match &fig {
+        Some(f) if !slots.is_empty() => {
+            let mut out = String::with_capacity(page.len() + slots.len() * 64 + 4096);
+            let mut last = 0;
+            for (at, code, area) in &slots {
+                out.push_str(&page[last..*at]);
+                write_figures(&mut out, code, *area, f, &values);
+                last = *at;
+            }
+            out.push_str(&page[last..]);
+            out
+        }
+        _ => page,
+    };
     let b = base(&s, &headers);
     let path = format!("/ogcapi/collections/{id}/items");
     let mut links = vec![
@@ -574,7 +659,7 @@ pub async fn items(
             "The collection",
         ),
     ];
-    if fq.offset + page.features.len() < page.matched {
+    if fq.offset + returned < matched {
         links.push(link(
             page_href(&b, &path, q.as_deref(), fq.offset + limit, limit),
             "next",
@@ -596,23 +681,12 @@ pub async fn items(
             "Previous page",
         ));
     }
-    let size: usize = page.features.iter().map(|f| f.geometry.len() + 400).sum();
-    let mut out = String::with_capacity(size + 1000);
     let _ = write!(
         out,
-        "{{\"type\":\"FeatureCollection\",\"numberMatched\":{},\"numberReturned\":{},\"timeStamp\":{},\"links\":{},\"features\":[",
-        page.matched,
-        page.features.len(),
+        "],\"numberMatched\":{matched},\"numberReturned\":{returned},\"timeStamp\":{},\"links\":{}}}",
         Value::from(dantoc_store::clock::now()),
         Value::Array(links)
     );
-    for (i, f) in page.features.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        write_feature(&mut out, f, fig.as_ref(), &values, None);
-    }
-    out.push_str("]}");
     Ok(geojson_response(out))
 }
 
@@ -645,7 +719,7 @@ pub async fn item(
                     c,
                     fg,
                     col.version,
-                    std::slice::from_ref(&f),
+                    std::slice::from_ref(&f.code),
                     visible.as_deref(),
                 )?,
                 None => Values::new(),
@@ -670,7 +744,14 @@ pub async fn item(
         ),
     ]);
     let mut out = String::with_capacity(f.geometry.len() + 1000);
-    write_feature(&mut out, &f, fig.as_ref(), &values, Some(&links));
+    write_feature(
+        &mut out,
+        &f,
+        &f.geometry,
+        fig.as_ref(),
+        &values,
+        Some(&links),
+    );
     Ok(geojson_response(out))
 }
 
@@ -689,7 +770,7 @@ fn collection_text(features: &[Feature], figures: Option<&Figures>, values: &Val
         if i > 0 {
             out.push(',');
         }
-        write_feature(&mut out, f, figures, values, None);
+        write_feature(&mut out, f, &f.geometry, figures, values, None);
     }
     out.push_str("]}");
     out
@@ -733,7 +814,8 @@ pub async fn units_geojson(
             let page = gis::features(c, col, &fq)?;
             let values = match &fig2 {
                 Some(f) if !page.features.is_empty() => {
-                    values_of(c, f, v, &page.features, visible.as_deref())?
+                    let codes: Vec<&str> = page.features.iter().map(|f| f.code.as_str()).collect();
+                    values_of(c, f, v, &codes, visible.as_deref())?
                 }
                 _ => Values::new(),
             };
@@ -895,7 +977,7 @@ mod tests {
             assert_eq!(read, Value::Object(properties(&f, fig, &values)), "{out}");
         }
         let mut out = String::new();
-        write_feature(&mut out, &f, None, &values, None);
+        write_feature(&mut out, &f, &f.geometry, None, &values, None);
         let read: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(read["id"], "06877");
         assert_eq!(read["geometry"]["coordinates"], json!([107.5, 21.25]));
