@@ -1062,7 +1062,7 @@ fn ogc_pages_agree_with_single_items_and_follow_imports(s: Server) {
     );
     assert!(in_box.contains(&"06877".to_string()), "{in_box:?}");
     if s.db.backend() == dantoc_store::Backend::Postgres {
-        // boundaries stored out of line without compression (migration 0012)
+        // boundaries stored out of line without compression (migration 0013)
         let storage =
             s.db.read(|c| {
                 c.query(
