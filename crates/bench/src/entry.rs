@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 pub const USAGE: &str = "usage: dantoc-bench entry [--binary PATH] [--clients N] [--saves N] \
-     [--warm-up N] [--cells N] [--only sqlite|postgres]\n\
+     [--warm-up N] [--cells N] [--paced N] [--interval MS] [--only sqlite|postgres]\n\
      (build the server first: cargo build --release)";
 
 const TARGET: Duration = Duration::from_millis(30);
@@ -64,6 +64,9 @@ pub struct Args {
     saves: usize,
     warm_up: usize,
     cells: usize,
+    /// The paced part: this many saves per client, one every `interval`.
+    paced: usize,
+    interval: Duration,
     sqlite: bool,
     postgres: bool,
 }
@@ -75,6 +78,8 @@ pub fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> 
         saves: 200,
         warm_up: 20,
         cells: 8,
+        paced: 60,
+        interval: Duration::from_millis(500),
         sqlite: true,
         postgres: true,
     };
@@ -100,6 +105,8 @@ pub fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> 
             "--saves" => args.saves = number(value()?)?.max(1),
             "--warm-up" => args.warm_up = number(value()?)?,
             "--cells" => args.cells = number(value()?)?.max(1),
+            "--paced" => args.paced = number(value()?)?,
+            "--interval" => args.interval = Duration::from_millis(number(value()?)?.max(1) as u64),
             "--only" => match value()?.to_ascii_lowercase().as_str() {
                 "sqlite" => args.postgres = false,
                 "postgres" | "postgresql" | "pg" => args.sqlite = false,
@@ -316,8 +323,10 @@ struct Cell {
 /// What one client did.
 #[derive(Default)]
 struct Outcome {
-    /// Measured saves only.
+    /// Timed saves, back to back.
     latencies: Vec<Duration>,
+    /// Timed saves, one every interval.
+    paced: Vec<Duration>,
     errors: usize,
     /// The first problems met, for the report.
     problems: Vec<String>,
@@ -438,6 +447,11 @@ struct Shared {
     warm_up: usize,
     saves: usize,
     cells: usize,
+    clients: usize,
+    paced: usize,
+    interval: Duration,
+    /// Between the back-to-back part and the paced one.
+    second: Barrier,
 }
 
 /// One client: log in, read the grid, warm up, wait for the others, then the timed saves.
@@ -480,11 +494,32 @@ fn client(sh: &Shared, i: usize, officer: &Officer) -> Result<Outcome, Error> {
         }
     }
     sh.barrier.wait();
-    ready?;
+    if let Err(e) = ready {
+        sh.second.wait();
+        return Err(e);
+    }
     out.latencies.reserve(sh.saves);
     for _ in 0..sh.saves {
         let (took, r) = one(&mut http, &mut out);
         out.latencies.push(took);
+        if let Err(e) = r {
+            out.errors += 1;
+            if out.problems.len() < 5 {
+                out.problems.push(e);
+            }
+        }
+    }
+    sh.second.wait();
+    // paced: client i starts at i/clients of an interval, then saves once every interval
+    // (at once when a save took longer)
+    let start = Instant::now() + sh.interval.mul_f64(i as f64 / sh.clients as f64);
+    for k in 0..sh.paced {
+        let at = start + sh.interval * k as u32;
+        if let Some(wait) = at.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let (took, r) = one(&mut http, &mut out);
+        out.paced.push(took);
         if let Err(e) = r {
             out.errors += 1;
             if out.problems.len() < 5 {
@@ -662,24 +697,16 @@ fn pg_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-struct Run {
-    engine: &'static str,
-    clients: usize,
+/// One timed part of a run.
+struct Phase {
+    name: String,
+    /// Sorted.
     latencies: Vec<Duration>,
     wall: Duration,
-    errors: usize,
-    problems: Vec<String>,
-    load_before: (f64, f64, f64),
-    load_max: f64,
-    load_after: (f64, f64, f64),
     server_cpu: Duration,
-    pg_connections: Option<i64>,
-    pool: Option<String>,
-    checked: Option<Checked>,
-    check_error: Option<String>,
 }
 
-impl Run {
+impl Phase {
     fn q(&self, q: f64) -> Duration {
         let n = self.latencies.len();
         if n == 0 {
@@ -687,8 +714,26 @@ impl Run {
         }
         self.latencies[((n as f64 * q).ceil() as usize).clamp(1, n) - 1]
     }
-    fn met(&self) -> bool {
-        self.errors == 0 && self.check_error.is_none() && self.q(0.95) < TARGET
+}
+
+struct Run {
+    engine: &'static str,
+    clients: usize,
+    phases: Vec<Phase>,
+    errors: usize,
+    problems: Vec<String>,
+    load_before: (f64, f64, f64),
+    load_max: f64,
+    load_after: (f64, f64, f64),
+    pg_connections: Option<i64>,
+    pool: Option<String>,
+    checked: Option<Checked>,
+    check_error: Option<String>,
+}
+
+impl Run {
+    fn met(&self, p: &Phase) -> bool {
+        self.errors == 0 && self.check_error.is_none() && p.q(0.95) < TARGET
     }
 }
 
@@ -762,6 +807,10 @@ fn run_in(
         warm_up: args.warm_up,
         saves: args.saves,
         cells: args.cells,
+        clients: args.clients,
+        paced: args.paced,
+        interval: args.interval,
+        second: Barrier::new(args.clients + 1),
     });
     let threads: Vec<_> = officers
         .iter()
@@ -809,6 +858,10 @@ fn run_in(
             }
         })
     };
+    sh.second.wait();
+    let wall = t.elapsed();
+    let cpu1 = cpu_time(server.pid());
+    let t = Instant::now();
     let mut outcomes = vec![];
     let mut failures = vec![];
     for th in threads {
@@ -818,8 +871,8 @@ fn run_in(
             Err(_) => failures.push("a client panicked".into()),
         }
     }
-    let wall = t.elapsed();
-    let server_cpu = cpu_time(server.pid()).saturating_sub(cpu0);
+    let paced_wall = t.elapsed();
+    let cpu2 = cpu_time(server.pid());
     done.store(true, Ordering::Relaxed);
     let _ = monitor.join();
     let load_after = loadavg();
@@ -835,11 +888,25 @@ fn run_in(
     }
     let rss = server.rss_kb().unwrap_or(0);
     server.stop().map_err(|e| e.to_string())?;
-    let mut latencies: Vec<Duration> = outcomes
-        .iter()
-        .flat_map(|o| o.latencies.iter().copied())
-        .collect();
-    latencies.sort();
+    let sorted = |f: &dyn Fn(&Outcome) -> &Vec<Duration>| {
+        let mut v: Vec<Duration> = outcomes.iter().flat_map(|o| f(o).iter().copied()).collect();
+        v.sort();
+        v
+    };
+    let phases = vec![
+        Phase {
+            name: "back to back".into(),
+            latencies: sorted(&|o| &o.latencies),
+            wall,
+            server_cpu: cpu1.saturating_sub(cpu0),
+        },
+        Phase {
+            name: format!("one save per client every {} ms", args.interval.as_millis()),
+            latencies: sorted(&|o| &o.paced),
+            wall: paced_wall,
+            server_cpu: cpu2.saturating_sub(cpu1),
+        },
+    ];
     let errors = outcomes.iter().map(|o| o.errors).sum();
     let problems: Vec<String> = outcomes
         .iter()
@@ -861,14 +928,12 @@ fn run_in(
     Ok(Run {
         engine,
         clients: args.clients,
-        latencies,
-        wall,
+        phases,
         errors,
         problems,
         load_before,
         load_max,
         load_after,
-        server_cpu,
         pg_connections: database.map(|_| conns),
         pool: std::env::var("DANTOC_DB_POOL_SIZE").ok(),
         checked,
@@ -884,32 +949,35 @@ fn ms(d: Duration) -> String {
 
 fn table(runs: &[Run]) -> String {
     let mut t = String::from(
-        "| engine | clients | saves timed | p50 | p95 | p99 | max | saves/s | errors | target | met | load avg before → max during → after (1 min) | server CPU per save |\n\
-         | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | ---: |\n",
+        "| engine | load | clients | saves timed | p50 | p95 | p99 | max | saves/s | errors | target | met | load avg before → max during → after (1 min) | server CPU per save |\n\
+         | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | ---: |\n",
     );
     for r in runs {
-        let n = r.latencies.len();
-        t.push_str(&format!(
-            "| {}{} | {} | {} | {} | {} | {} | {} | {:.0} | {} | p95 < 30 ms, 0 errors | {} | {:.2} → {:.2} → {:.2} | {:.2} ms |\n",
-            r.engine,
-            match r.pg_connections {
-                Some(c) => format!(" (≤ {c} connections open)"),
-                None => String::new(),
-            },
-            r.clients,
-            n,
-            ms(r.q(0.5)),
-            ms(r.q(0.95)),
-            ms(r.q(0.99)),
-            ms(r.latencies.last().copied().unwrap_or_default()),
-            n as f64 / r.wall.as_secs_f64(),
-            r.errors,
-            if r.met() { "yes" } else { "**no**" },
-            r.load_before.0,
-            r.load_max,
-            r.load_after.0,
-            r.server_cpu.as_secs_f64() * 1000.0 / n.max(1) as f64,
-        ));
+        for p in &r.phases {
+            let n = p.latencies.len();
+            t.push_str(&format!(
+                "| {}{} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {} | p95 < 30 ms, 0 errors | {} | {:.2} → {:.2} → {:.2} | {:.2} ms |\n",
+                r.engine,
+                match r.pg_connections {
+                    Some(c) => format!(" (≤ {c} connections open)"),
+                    None => String::new(),
+                },
+                p.name,
+                r.clients,
+                n,
+                ms(p.q(0.5)),
+                ms(p.q(0.95)),
+                ms(p.q(0.99)),
+                ms(p.latencies.last().copied().unwrap_or_default()),
+                n as f64 / p.wall.as_secs_f64(),
+                r.errors,
+                if r.met(p) { "yes" } else { "**no**" },
+                r.load_before.0,
+                r.load_max,
+                r.load_after.0,
+                p.server_cpu.as_secs_f64() * 1000.0 / n.max(1) as f64,
+            ));
+        }
     }
     for r in runs {
         match (&r.checked, &r.check_error) {
@@ -962,14 +1030,17 @@ pub fn main(args: Args) -> i32 {
         }
         match run_engine(&args, &bin, engine) {
             Ok(r) => {
-                eprintln!(
-                    "{engine}: p50 {} p95 {} p99 {} max {}, {} errors",
-                    ms(r.q(0.5)),
-                    ms(r.q(0.95)),
-                    ms(r.q(0.99)),
-                    ms(r.latencies.last().copied().unwrap_or_default()),
-                    r.errors
-                );
+                for p in &r.phases {
+                    eprintln!(
+                        "{engine}, {}: p50 {} p95 {} p99 {} max {}",
+                        p.name,
+                        ms(p.q(0.5)),
+                        ms(p.q(0.95)),
+                        ms(p.q(0.99)),
+                        ms(p.latencies.last().copied().unwrap_or_default()),
+                    );
+                }
+                eprintln!("{engine}: {} errors", r.errors);
                 runs.push(r)
             }
             Err(e) => {
@@ -979,16 +1050,22 @@ pub fn main(args: Args) -> i32 {
         }
     }
     println!(
-        "machine: {}; binary: {}; {} clients × ({} warm-up + {} timed) one-cell saves of {FORM} for {PERIOD}, up to {} cells each\n",
+        "machine: {}; binary: {}; {} clients × ({} warm-up + {} back-to-back + {} paced, one every {} ms) one-cell saves of {FORM} for {PERIOD}, up to {} cells each\n",
         machine(),
         bin.display(),
         args.clients,
         args.warm_up,
         args.saves,
+        args.paced,
+        args.interval.as_millis(),
         args.cells
     );
     println!("{}", table(&runs));
-    if runs.iter().all(Run::met) { 0 } else { 1 }
+    if runs.iter().all(|r| r.phases.iter().all(|p| r.met(p))) {
+        0
+    } else {
+        1
+    }
 }
 
 #[cfg(test)]
