@@ -726,7 +726,8 @@ struct Run {
     load_max: f64,
     load_after: (f64, f64, f64),
     pg_connections: Option<i64>,
-    pool: Option<String>,
+    /// Tuning settings the server ran with.
+    settings: Vec<String>,
     checked: Option<Checked>,
     check_error: Option<String>,
 }
@@ -935,7 +936,10 @@ fn run_in(
         load_max,
         load_after,
         pg_connections: database.map(|_| conns),
-        pool: std::env::var("DANTOC_DB_POOL_SIZE").ok(),
+        settings: server::PASSED
+            .iter()
+            .filter_map(|k| std::env::var(k).ok().map(|v| format!("{k}={v}")))
+            .collect(),
         checked,
         check_error,
     })
@@ -988,8 +992,8 @@ fn table(runs: &[Run]) -> String {
             (None, Some(e)) => t.push_str(&format!("\n{}: **check failed**: {e}", r.engine)),
             _ => {}
         }
-        if let Some(p) = &r.pool {
-            t.push_str(&format!(" (DANTOC_DB_POOL_SIZE={p})"));
+        if !r.settings.is_empty() {
+            t.push_str(&format!(" Server run with {}.", r.settings.join(", ")));
         }
         for p in &r.problems {
             t.push_str(&format!("\n  - {p}"));

@@ -123,8 +123,12 @@ pub(crate) struct Server {
     log: PathBuf,
 }
 
+/// Settings passed on to the servers benchmarked: the tuning ones, which change no data.
+pub(crate) const PASSED: [&str; 2] = ["DANTOC_DB_POOL_SIZE", "DANTOC_CATALOGUE_CACHE"];
+
 /// A `dantoc` command on `data_dir` (and `database`, a PostgreSQL URL; default: SQLite in the
-/// data directory) without the caller's `DANTOC_*` settings, so that only the arguments count.
+/// data directory) without the caller's `DANTOC_*` settings but [`PASSED`], so that only the
+/// arguments count.
 pub(crate) fn command(bin: &Path, data_dir: &Path, database: Option<&str>) -> Command {
     let mut cmd = Command::new(bin);
     cmd.arg("--data-dir").arg(data_dir);
@@ -132,7 +136,7 @@ pub(crate) fn command(bin: &Path, data_dir: &Path, database: Option<&str>) -> Co
         cmd.args(["--database", db]);
     }
     for (k, _) in std::env::vars() {
-        if k.starts_with("DANTOC_") {
+        if k.starts_with("DANTOC_") && !PASSED.contains(&k.as_str()) {
             cmd.env_remove(k);
         }
     }

@@ -456,6 +456,8 @@ struct Inner {
     max: usize,
     /// The catalogue's reference part, with the stamp it was loaded at (`values.rs`).
     reference: Mutex<Option<(String, Arc<crate::values::Reference>)>>,
+    /// Unless `DANTOC_CATALOGUE_CACHE=off`.
+    cache_catalogue: bool,
 }
 
 /// The pooled connections: those idle, and how many are open (idle or in use).
@@ -572,6 +574,8 @@ impl Db {
                 freed: Condvar::new(),
                 max: pool_size(backend),
                 reference: Mutex::new(None),
+                cache_catalogue: !std::env::var("DANTOC_CATALOGUE_CACHE")
+                    .is_ok_and(|v| v.trim().eq_ignore_ascii_case("off")),
             }),
             backend,
         }
@@ -626,11 +630,9 @@ impl Db {
         Ok(r)
     }
 
-    /// Forget the cached catalogue (after a restore replaced the database).
-    pub fn forget_cache(&self) {
-        if let Ok(mut slot) = self.inner.reference.lock() {
-            *slot = None;
-        }
+    /// Whether imports share a cached catalogue (see `values::Reference::current`).
+    pub fn caches_catalogue(&self) -> bool {
+        self.inner.cache_catalogue
     }
 
     pub fn backend(&self) -> Backend {
