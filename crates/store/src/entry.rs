@@ -286,6 +286,7 @@ pub fn save(
             .value(&batch.hash),
         ));
     }
+    let started = std::time::Instant::now();
     // one connection for both: a batch received before, else what it is for
     let t = match db.read(|c| match replay(c, actor, batch)? {
         Some(r) => Ok(Err(r)),
@@ -295,12 +296,21 @@ pub fn save(
         Err(answered) => return Ok(answered),
     };
     check_scope(allowed, &t)?;
-    match apply(db, actor, allowed, batch, &t) {
+    let looked_up = started.elapsed();
+    let r = match apply(db, actor, allowed, batch, &t) {
         Err(StoreError::Conflict(m)) if m == RACE => db
             .read(|c| replay(c, actor, batch))?
             .ok_or_else(|| StoreError::Conflict(RACE.into())),
         r => r,
-    }
+    };
+    // RUST_LOG=dantoc_store::entry=debug: where a save's time goes
+    tracing::debug!(
+        cells = batch.values.len(),
+        lookup_ms = looked_up.as_secs_f64() * 1000.0,
+        import_ms = (started.elapsed() - looked_up).as_secs_f64() * 1000.0,
+        "entry batch"
+    );
+    r
 }
 
 /// The answer given to a batch received before, marked as a duplicate.
