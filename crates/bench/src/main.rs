@@ -29,9 +29,14 @@
 //! validation rules on and off (issue #4, see `validation.rs`).
 //! `dantoc-bench dhis2 [--rows N] [--only sqlite|postgres]`: the cost of DHIS2 UIDs in a
 //! `dataValueSets` import and export (issue #4, see `dhis2.rs`).
+//!
+//! `dantoc-bench entry [--binary PATH] [--clients N] [--saves N] [--warm-up N] [--cells N]
+//! [--only sqlite|postgres]`: one-cell saves on the data entry page by 50 concurrent commune
+//! officers against the release server (issue #4, see `entry.rs`).
 
 mod analytics;
 mod dhis2;
+mod entry;
 mod gis;
 mod server;
 mod validation;
@@ -89,7 +94,7 @@ struct Args {
     only: Option<Engine>,
 }
 
-const USAGE: &str = "usage: dantoc-bench [--rows N] [--only sqlite|postgres]\n       dantoc-bench server [--binary PATH] [--starts N] [--idle SECONDS]\n       dantoc-bench analytics [--scale F] [--only sqlite|postgres] [--runs N] [--keep] [--no-duckdb]\n       dantoc-bench gis [--binary PATH] [--runs N] [--only sqlite|postgres]\n       dantoc-bench validation [--rows N] [--only sqlite|postgres]\n       dantoc-bench dhis2 [--rows N] [--only sqlite|postgres]";
+const USAGE: &str = "usage: dantoc-bench [--rows N] [--only sqlite|postgres]\n       dantoc-bench server [--binary PATH] [--starts N] [--idle SECONDS]\n       dantoc-bench analytics [--scale F] [--only sqlite|postgres] [--runs N] [--keep] [--no-duckdb]\n       dantoc-bench gis [--binary PATH] [--runs N] [--only sqlite|postgres]\n       dantoc-bench validation [--rows N] [--only sqlite|postgres]\n       dantoc-bench dhis2 [--rows N] [--only sqlite|postgres]\n       dantoc-bench entry [--binary PATH] [--clients N] [--saves N] [--warm-up N] [--cells N] [--only sqlite|postgres]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
@@ -653,6 +658,15 @@ fn main() {
     }
     if std::env::args().nth(1).as_deref() == Some("dhis2") {
         std::process::exit(dhis2::main(std::env::args().skip(2)));
+    }
+    if std::env::args().nth(1).as_deref() == Some("entry") {
+        match entry::parse_args(std::env::args().skip(2)) {
+            Ok(a) => std::process::exit(entry::main(a)),
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(2);
+            }
+        }
     }
     if std::env::args().nth(1).as_deref() == Some("gis") {
         std::process::exit(gis::main(std::env::args().skip(2)));

@@ -33,7 +33,7 @@ const WARM_UP: [&str; 4] = [
 const START_TARGET: Duration = Duration::from_secs(1);
 const RSS_TARGET_KB: u64 = 60 * 1024;
 /// How long a start may take before the benchmark gives up.
-const START_LIMIT: Duration = Duration::from_secs(180);
+const START_LIMIT: Duration = Duration::from_secs(600);
 
 pub struct Args {
     binary: Option<PathBuf>,
@@ -79,8 +79,14 @@ pub fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> 
 /// The `dantoc` binary to run: `--binary`, else the one next to this benchmark (same target
 /// directory), else `target/release/dantoc`.
 fn binary(args: &Args) -> Result<PathBuf, Error> {
-    let candidates: Vec<PathBuf> = match &args.binary {
-        Some(b) => vec![b.clone()],
+    find_binary(args.binary.as_deref())
+}
+
+/// The `dantoc` binary: `explicit`, else the one next to this benchmark, else
+/// `target/release/dantoc` (also for the other modes that start a server).
+pub(crate) fn find_binary(explicit: Option<&Path>) -> Result<PathBuf, Error> {
+    let candidates: Vec<PathBuf> = match explicit {
+        Some(b) => vec![b.to_path_buf()],
         None => std::env::current_exe()
             .ok()
             .and_then(|e| e.parent().map(|d| d.join("dantoc")))
@@ -111,35 +117,60 @@ unsafe extern "C" {
 const SIGTERM: i32 = 15;
 
 /// A running server.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     log: PathBuf,
+}
+
+/// Settings passed on to the servers benchmarked: the tuning ones, which change no data.
+pub(crate) const PASSED: [&str; 2] = ["DANTOC_DB_POOL_SIZE", "DANTOC_CATALOGUE_CACHE"];
+
+/// A `dantoc` command on `data_dir` (and `database`, a PostgreSQL URL; default: SQLite in the
+/// data directory) without the caller's `DANTOC_*` settings but [`PASSED`], so that only the
+/// arguments count.
+pub(crate) fn command(bin: &Path, data_dir: &Path, database: Option<&str>) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.arg("--data-dir").arg(data_dir);
+    if let Some(db) = database {
+        cmd.args(["--database", db]);
+    }
+    for (k, _) in std::env::vars() {
+        if k.starts_with("DANTOC_") && !PASSED.contains(&k.as_str()) {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
 }
 
 impl Server {
     /// Start the binary on `data_dir` and a free port; returns when `/api/health` answers 200,
     /// with the time from the spawn to that answer.
     fn start(bin: &Path, data_dir: &Path, log: PathBuf) -> Result<(Server, Duration), Error> {
+        Server::start_with(bin, data_dir, None, &[], log)
+    }
+
+    /// [`Server::start`] on `database` (a PostgreSQL URL; `None`: SQLite in `data_dir`), with
+    /// more arguments to `serve` (`--demo`).
+    pub(crate) fn start_with(
+        bin: &Path,
+        data_dir: &Path,
+        database: Option<&str>,
+        serve_args: &[&str],
+        log: PathBuf,
+    ) -> Result<(Server, Duration), Error> {
         // a free port: bound by the system, released, then given to the server
         let addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log)?;
-        let mut cmd = Command::new(bin);
-        cmd.arg("--data-dir")
-            .arg(data_dir)
-            .args(["serve", "--bind", &addr.to_string()])
+        let mut cmd = command(bin, data_dir, database);
+        cmd.args(["serve", "--bind", &addr.to_string()])
+            .args(serve_args)
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
             .stderr(out);
-        // the defaults: SQLite in the data directory, key in the data directory
-        for (k, _) in std::env::vars() {
-            if k.starts_with("DANTOC_") {
-                cmd.env_remove(k);
-            }
-        }
         let t = Instant::now();
         let child = cmd.spawn()?;
         let mut server = Server { child, addr, log };
@@ -166,7 +197,11 @@ impl Server {
         }
     }
 
-    fn rss_kb(&self) -> Result<u64, Error> {
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub(crate) fn rss_kb(&self) -> Result<u64, Error> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
         status
             .lines()
@@ -176,7 +211,7 @@ impl Server {
     }
 
     /// SIGTERM, then wait for the exit (SIGKILL after 30 s).
-    fn stop(mut self) -> Result<(), Error> {
+    pub(crate) fn stop(mut self) -> Result<(), Error> {
         let pid = i32::try_from(self.child.id())?;
         // SAFETY: kill(2) with the id of our own child, which has not been reaped yet
         if unsafe { kill(pid, SIGTERM) } != 0 {
@@ -200,7 +235,7 @@ impl Server {
         }
     }
 
-    fn log_tail(&self) -> String {
+    pub(crate) fn log_tail(&self) -> String {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(20)..].join("\n")

@@ -11,7 +11,7 @@ use crate::error::StoreError;
 use postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -449,7 +449,22 @@ struct Inner {
     target: Target,
     /// SQLite: the single writer connection (SQLite admits one writer at a time).
     writer: Mutex<Option<SqliteConn>>,
-    idle: Mutex<Vec<Box<dyn Conn + Send>>>,
+    pool: Mutex<Pool>,
+    /// Signalled when a connection is given back or closed.
+    freed: Condvar,
+    /// At most this many pooled connections are open at once (see [`pool_size`]).
+    max: usize,
+    /// The catalogue's reference part, with the stamp it was loaded at (`values.rs`).
+    reference: Mutex<Option<(String, Arc<crate::values::Reference>)>>,
+    /// Unless `DANTOC_CATALOGUE_CACHE=off`.
+    cache_catalogue: bool,
+}
+
+/// The pooled connections: those idle, and how many are open (idle or in use).
+#[derive(Default)]
+struct Pool {
+    idle: Vec<Box<dyn Conn + Send>>,
+    open: usize,
 }
 
 /// A handle to the database, cheap to clone.
@@ -459,22 +474,118 @@ pub struct Db {
     backend: Backend,
 }
 
-const MAX_IDLE: usize = 8;
+/// How long a request waits for a pooled connection before it fails.
+const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The most pooled connections a [`Db`] opens: `DANTOC_DB_POOL_SIZE` if set, else twice the
+/// processor count, at least 8 and at most 32 (PostgreSQL). SQLite readers: 8 — each may hold
+/// a page cache of up to 16 MB. Requests beyond it queue for a connection instead of opening
+/// more: on PostgreSQL each is a server process, and a few busy ones answer sooner than many.
+/// A thread that already holds a connection (or the SQLite writer) is never made to wait for
+/// a second one — it may go over the limit — so nested work cannot deadlock the pool.
+fn pool_size(backend: Backend) -> usize {
+    if let Some(n) = std::env::var("DANTOC_DB_POOL_SIZE")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+    {
+        return n;
+    }
+    match backend {
+        Backend::Sqlite => 8,
+        Backend::Postgres => std::thread::available_parallelism()
+            .map(|n| n.get() * 2)
+            .unwrap_or(8)
+            .clamp(8, 32),
+    }
+}
+
+thread_local! {
+    /// Connections (and the SQLite writer) this thread holds now.
+    static HELD: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts a connection held by this thread while it lives.
+struct Holding;
+
+impl Holding {
+    fn new() -> Holding {
+        HELD.with(|h| h.set(h.get() + 1));
+        Holding
+    }
+}
+
+impl Drop for Holding {
+    fn drop(&mut self) {
+        HELD.with(|h| h.set(h.get().saturating_sub(1)));
+    }
+}
+
+/// A pooled connection in use: given back by [`Pooled::release`]; dropped otherwise (an error
+/// that broke it, a panic), and then no longer counted as open.
+struct Pooled<'a> {
+    db: &'a Db,
+    conn: Option<Box<dyn Conn + Send>>,
+    _held: Holding,
+}
+
+impl Pooled<'_> {
+    fn conn(&mut self) -> &mut (dyn Conn + Send) {
+        self.conn
+            .as_deref_mut()
+            .expect("a pooled connection until released")
+    }
+
+    /// Back to the pool, unless it is a PostgreSQL connection that was closed.
+    fn release(mut self) {
+        if let Some(mut c) = self.conn.take() {
+            if c.postgres().is_some_and(|p| p.is_closed()) {
+                self.db.closed(1);
+                return;
+            }
+            match self.db.inner.pool.lock() {
+                Ok(mut p) => p.idle.push(c),
+                Err(_) => {
+                    drop(c);
+                    self.db.closed(1);
+                    return;
+                }
+            }
+            self.db.inner.freed.notify_one();
+        }
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        if self.conn.take().is_some() {
+            self.db.closed(1);
+        }
+    }
+}
 
 impl Db {
+    fn with_target(target: Target, backend: Backend, writer: Option<SqliteConn>) -> Db {
+        Db {
+            inner: Arc::new(Inner {
+                target,
+                writer: Mutex::new(writer),
+                pool: Mutex::new(Pool::default()),
+                freed: Condvar::new(),
+                max: pool_size(backend),
+                reference: Mutex::new(None),
+                cache_catalogue: !std::env::var("DANTOC_CATALOGUE_CACHE")
+                    .is_ok_and(|v| v.trim().eq_ignore_ascii_case("off")),
+            }),
+            backend,
+        }
+    }
+
     /// Open from a URL: `postgres://…`/`postgresql://…`, `sqlite://PATH`, or a plain file path.
     pub fn open(url: &str) -> Result<Db, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let db = Db {
-                inner: Arc::new(Inner {
-                    target: Target::Postgres(url.to_string()),
-                    writer: Mutex::new(None),
-                    idle: Mutex::new(vec![]),
-                }),
-                backend: Backend::Postgres,
-            };
-            let c = db.connect()?;
-            db.release(c);
+            let db = Db::with_target(Target::Postgres(url.to_string()), Backend::Postgres, None);
+            db.acquire()?.release();
             Ok(db)
         } else {
             let path = PathBuf::from(url.strip_prefix("sqlite://").unwrap_or(url));
@@ -483,15 +594,45 @@ impl Db {
                     .map_err(|e| StoreError::Io(format!("cannot create {}: {e}", dir.display())))?;
             }
             let writer = open_sqlite(&path)?;
-            Ok(Db {
-                inner: Arc::new(Inner {
-                    target: Target::Sqlite(path),
-                    writer: Mutex::new(Some(writer)),
-                    idle: Mutex::new(vec![]),
-                }),
-                backend: Backend::Sqlite,
-            })
+            Ok(Db::with_target(
+                Target::Sqlite(path),
+                Backend::Sqlite,
+                Some(writer),
+            ))
         }
+    }
+
+    /// The most pooled connections open at once (see [`pool_size`]).
+    pub fn pool_size(&self) -> usize {
+        self.inner.max
+    }
+
+    /// The catalogue's reference part for `stamp`: the cached one if it was loaded at that
+    /// stamp, else `load`ed and cached. Concurrent callers that find it stale wait for one
+    /// load instead of each loading it.
+    pub(crate) fn cached_reference(
+        &self,
+        stamp: &str,
+        load: impl FnOnce() -> Result<Arc<crate::values::Reference>, StoreError>,
+    ) -> Result<Arc<crate::values::Reference>, StoreError> {
+        let mut slot = self
+            .inner
+            .reference
+            .lock()
+            .map_err(|_| StoreError::poisoned())?;
+        if let Some((s, r)) = slot.as_ref()
+            && s == stamp
+        {
+            return Ok(r.clone());
+        }
+        let r = load()?;
+        *slot = Some((stamp.to_string(), r.clone()));
+        Ok(r)
+    }
+
+    /// Whether imports share a cached catalogue (see `values::Reference::current`).
+    pub fn caches_catalogue(&self) -> bool {
+        self.inner.cache_catalogue
     }
 
     pub fn backend(&self) -> Backend {
@@ -531,24 +672,59 @@ impl Db {
         })
     }
 
-    fn acquire(&self) -> Result<Box<dyn Conn + Send>, StoreError> {
-        let c = self
-            .inner
-            .idle
-            .lock()
-            .map_err(|_| StoreError::poisoned())?
-            .pop();
-        match c {
-            Some(c) => Ok(c),
-            None => self.connect(),
+    /// `n` pooled connections were closed: they no longer count.
+    fn closed(&self, n: usize) {
+        if let Ok(mut p) = self.inner.pool.lock() {
+            p.open = p.open.saturating_sub(n);
         }
+        self.inner.freed.notify_all();
     }
 
-    fn release(&self, c: Box<dyn Conn + Send>) {
-        if let Ok(mut idle) = self.inner.idle.lock()
-            && idle.len() < MAX_IDLE
-        {
-            idle.push(c);
+    /// A pooled connection: an idle one, a new one while fewer than the limit are open (or
+    /// this thread holds one already), else the first one given back — waiting at most
+    /// [`POOL_WAIT`].
+    fn acquire(&self) -> Result<Pooled<'_>, StoreError> {
+        let nested = HELD.with(|h| h.get()) > 0;
+        let deadline = std::time::Instant::now() + POOL_WAIT;
+        let mut p = self.inner.pool.lock().map_err(|_| StoreError::poisoned())?;
+        loop {
+            if let Some(c) = p.idle.pop() {
+                return Ok(Pooled {
+                    db: self,
+                    conn: Some(c),
+                    _held: Holding::new(),
+                });
+            }
+            if p.open < self.inner.max || nested {
+                p.open += 1;
+                drop(p);
+                let held = Holding::new();
+                return match self.connect() {
+                    Ok(c) => Ok(Pooled {
+                        db: self,
+                        conn: Some(c),
+                        _held: held,
+                    }),
+                    Err(e) => {
+                        self.closed(1);
+                        Err(e)
+                    }
+                };
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return Err(StoreError::Db(format!(
+                    "all {} database connections stayed busy for {} s",
+                    self.inner.max,
+                    POOL_WAIT.as_secs()
+                )));
+            }
+            p = self
+                .inner
+                .freed
+                .wait_timeout(p, deadline - now)
+                .map_err(|_| StoreError::poisoned())?
+                .0;
         }
     }
 
@@ -558,19 +734,9 @@ impl Db {
         f: impl FnOnce(&mut dyn Conn) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut c = self.acquire()?;
-        let r = f(c.as_mut());
-        match &r {
-            // a broken PostgreSQL connection is dropped, not pooled
-            Err(StoreError::Db(_)) if self.backend == Backend::Postgres => {
-                if let Some(pg) = c.postgres()
-                    && pg.is_closed()
-                {
-                    return r;
-                }
-                self.release(c)
-            }
-            _ => self.release(c),
-        }
+        let r = f(c.conn());
+        // a broken PostgreSQL connection is dropped, not pooled (see `Pooled::release`)
+        c.release();
         r
     }
 
@@ -595,16 +761,14 @@ impl Db {
                     .writer
                     .lock()
                     .map_err(|_| StoreError::poisoned())?;
+                let _held = Holding::new();
                 let conn = guard.as_mut().ok_or_else(StoreError::poisoned)?;
                 transaction(conn, "BEGIN IMMEDIATE", commit, f)
             }
             Backend::Postgres => {
                 let mut c = self.acquire()?;
-                let r = transaction(c.as_mut(), "BEGIN", commit, f);
-                let closed = c.postgres().map(|p| p.is_closed()).unwrap_or(false);
-                if !closed {
-                    self.release(c);
-                }
+                let r = transaction(c.conn(), "BEGIN", commit, f);
+                c.release();
                 r
             }
         }
@@ -631,6 +795,7 @@ impl Db {
                     .writer
                     .lock()
                     .map_err(|_| StoreError::poisoned())?;
+                let _held = Holding::new();
                 let mut off = FkOff::begin(&mut guard, path)?;
                 transaction(off.conn(), "BEGIN IMMEDIATE", commit, f)
             }
@@ -640,15 +805,35 @@ impl Db {
 
     /// Drop pooled connections (used before a restore replaces the database).
     pub fn close_idle(&self) {
-        if let Ok(mut idle) = self.inner.idle.lock() {
-            idle.clear();
-        }
+        let n = match self.inner.pool.lock() {
+            Ok(mut p) => {
+                let n = p.idle.len();
+                p.idle.clear();
+                n
+            }
+            Err(_) => 0,
+        };
+        self.closed(n);
     }
 
-    /// Give back memory after one-time work (first load of the reference and demo data):
-    /// drop pooled connections and empty the SQLite writer's page cache.
+    /// Give back memory after one-time work (first load of the reference and demo data, a
+    /// burst of analytics refreshes): on SQLite, empty the page caches of the writer and of
+    /// the idle readers, which stay open — the server's refresher calls this after every
+    /// burst, twice a second while values are being written, and closing them made the
+    /// requests after it open connections and prepare their statements again; on PostgreSQL,
+    /// close the idle connections (a client's buffers keep the size of the largest answer it
+    /// read, and the refresher's answers are large: kept open, they held 900 MB in the entry
+    /// benchmark). Then return freed heap.
     pub fn release_memory(&self) {
-        self.close_idle();
+        if self.backend == Backend::Postgres {
+            self.close_idle();
+        } else if let Ok(mut p) = self.inner.pool.lock() {
+            for c in p.idle.iter_mut() {
+                if let Some(s) = c.sqlite() {
+                    let _ = s.execute_batch("PRAGMA shrink_memory");
+                }
+            }
+        }
         if let Ok(mut w) = self.inner.writer.lock()
             && let Some(c) = w.as_mut()
         {

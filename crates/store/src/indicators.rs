@@ -156,6 +156,8 @@ pub fn insert(c: &mut dyn Conn, i: &Indicator) -> Result<i64, StoreError> {
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22) RETURNING id",
         &fields(i),
     )?;
+    // the imports' cached catalogue (values.rs) is reloaded
+    crate::values::catalogue_changed(c)?;
     Ok(rows.first().map(|r| r.i64(0)).unwrap_or(0))
 }
 
@@ -178,6 +180,7 @@ pub fn update(c: &mut dyn Conn, code: &str, i: &Indicator) -> Result<(), StoreEr
     if n == 0 {
         return Err(StoreError::NotFound(format!("indicator {code}")));
     }
+    crate::values::catalogue_changed(c)?;
     if code != i.code {
         // keep references in other indicators pointing at the renamed code
         c.execute(

@@ -15,6 +15,7 @@ use dantoc_domain::value::{CheckedValue, check_value};
 use dantoc_domain::{FieldError, Problems};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// A value as submitted (DHIS2 JSON, CSV, a form), before any check.
 #[derive(Debug, Clone, Default)]
@@ -52,11 +53,91 @@ pub struct Resolved {
     pub followup: Option<bool>,
 }
 
-/// What the catalogue knows, loaded once per import so that checks cost no queries.
-pub struct Catalogue {
+/// The reference part of the catalogue — indicators, the units of both hierarchies, ethnic
+/// codes —, which changes only when the catalogue is edited: loaded once and shared by every
+/// import until its [stamp](Reference::stamp) in the database changes (see [`Db`]'s cache).
+pub struct Reference {
     indicators: HashMap<String, (i64, Indicator)>,
     units: HashMap<HierarchyVersion, HashMap<String, i64>>,
     ethnic: HashSet<String>,
+}
+
+/// The key in `meta` of the catalogue's generation, bumped by every write of indicators
+/// ([`catalogue_changed`]).
+const GENERATION_KEY: &str = "catalogue_generation";
+
+/// One query, cheap on both engines, whose answer changes whenever what [`Reference`] holds
+/// may have: the generation that indicator writes bump, the number, last id and last change of
+/// indicators (also rows written by other paths, e.g. the seed), the last unit id (villages
+/// created; units are never renumbered), the number of ethnic groups and the reference seed.
+const STAMP_SQL: &str = "SELECT
+    (SELECT value FROM meta WHERE key = 'catalogue_generation'),
+    (SELECT value FROM meta WHERE key = 'reference_seed'),
+    (SELECT count(*) FROM indicator), (SELECT max(id) FROM indicator),
+    (SELECT max(updated_at) FROM indicator),
+    (SELECT max(id) FROM admin_unit), (SELECT count(*) FROM ethnic_group)";
+
+/// Record, inside the transaction that changes them, that indicators (or other parts of the
+/// catalogue) changed: every server process reloads its cached [`Reference`] at its next
+/// import. Call it from every write path of indicators, units or ethnic groups.
+pub fn catalogue_changed(c: &mut dyn Conn) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO meta (key, value) VALUES ($1, '1')
+         ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)",
+        &params![GENERATION_KEY],
+    )?;
+    Ok(())
+}
+
+impl Reference {
+    /// The catalogue's stamp now (see `STAMP_SQL`).
+    pub fn stamp(c: &mut dyn Conn) -> Result<String, StoreError> {
+        let r = c.query_one(STAMP_SQL, &[])?.unwrap_or(Row(vec![]));
+        Ok((0..7)
+            .map(|i| r.opt_str(i).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("|"))
+    }
+
+    pub fn load(c: &mut dyn Conn) -> Result<Reference, StoreError> {
+        let indicators = crate::indicators::list(c)?
+            .into_iter()
+            .map(|(id, i)| (i.code.clone(), (id, i)))
+            .collect();
+        let mut units: HashMap<HierarchyVersion, HashMap<String, i64>> = HashMap::new();
+        for r in c.query("SELECT version, code, id FROM admin_unit", &[])? {
+            if let Ok(v) = r.str(0).parse() {
+                units.entry(v).or_default().insert(r.str(1), r.i64(2));
+            }
+        }
+        let ethnic = c
+            .query("SELECT code_2008 FROM ethnic_group", &[])?
+            .iter()
+            .map(|r| r.str(0))
+            .collect();
+        Ok(Reference {
+            indicators,
+            units,
+            ethnic,
+        })
+    }
+
+    /// The reference as the database holds it now: the one cached in `db` while the stamp
+    /// has not changed, else loaded on `c` (and cached).
+    /// `DANTOC_CATALOGUE_CACHE=off` (read at start-up) loads it for every import instead, as
+    /// before the cache: a way out should a change ever go unseen, and the benchmark's baseline.
+    pub fn current(db: &Db, c: &mut dyn Conn) -> Result<Arc<Reference>, StoreError> {
+        if !db.caches_catalogue() {
+            return Reference::load(c).map(Arc::new);
+        }
+        let stamp = Reference::stamp(c)?;
+        db.cached_reference(&stamp, || Reference::load(c).map(Arc::new))
+    }
+}
+
+/// What the catalogue knows, loaded once per import so that checks cost no queries.
+pub struct Catalogue {
+    base: Arc<Reference>,
     periods: HashMap<String, Period>,
     /// Disaggregation as written → its index in `disaggs` (texts that mean the same
     /// disaggregation share one), or why it is not one.
@@ -95,26 +176,23 @@ pub(crate) struct Checked {
 }
 
 impl Catalogue {
+    /// The catalogue read from the database, uncached.
     pub fn load(c: &mut dyn Conn) -> Result<Catalogue, StoreError> {
-        let indicators = crate::indicators::list(c)?
-            .into_iter()
-            .map(|(id, i)| (i.code.clone(), (id, i)))
-            .collect();
-        let mut units: HashMap<HierarchyVersion, HashMap<String, i64>> = HashMap::new();
-        for r in c.query("SELECT version, code, id FROM admin_unit", &[])? {
-            if let Ok(v) = r.str(0).parse() {
-                units.entry(v).or_default().insert(r.str(1), r.i64(2));
-            }
-        }
-        let ethnic = c
-            .query("SELECT code_2008 FROM ethnic_group", &[])?
-            .iter()
-            .map(|r| r.str(0))
-            .collect();
+        Catalogue::with(Arc::new(Reference::load(c)?), c)
+    }
+
+    /// The catalogue with the reference cached in `db` (reloaded when the catalogue changed:
+    /// see [`Reference::current`]); the approval locks are read now.
+    pub fn cached(db: &Db) -> Result<Catalogue, StoreError> {
+        db.read(|c| {
+            let base = Reference::current(db, c)?;
+            Catalogue::with(base, c)
+        })
+    }
+
+    fn with(base: Arc<Reference>, c: &mut dyn Conn) -> Result<Catalogue, StoreError> {
         Ok(Catalogue {
-            indicators,
-            units,
-            ethnic,
+            base,
             periods: HashMap::new(),
             disagg_texts: HashMap::new(),
             disaggs: vec![],
@@ -126,7 +204,7 @@ impl Catalogue {
     }
 
     pub fn indicator(&self, code: &str) -> Option<&(i64, Indicator)> {
-        self.indicators.get(code)
+        self.base.indicators.get(code)
     }
 
     /// The id of a unit named in a value: `CODE@VERSION`, or `CODE` in the hierarchy in force
@@ -135,7 +213,8 @@ impl Catalogue {
         let (code, version) = dantoc_domain::admin::split_unit_ref(unit)
             .map_err(|e| FieldError::new(field::UNIT, e).value(unit))?;
         let version = version.unwrap_or_else(|| HierarchyVersion::on(&period.end_date()));
-        self.units
+        self.base
+            .units
             .get(&version)
             .and_then(|m| m.get(code))
             .copied()
@@ -166,7 +245,8 @@ impl Catalogue {
 
     /// The code of an indicator, by id (for messages).
     fn indicator_code(&self, id: i64) -> Option<&str> {
-        self.indicators
+        self.base
+            .indicators
             .iter()
             .find(|(_, (i, _))| *i == id)
             .map(|(code, _)| code.as_str())
@@ -174,7 +254,7 @@ impl Catalogue {
 
     /// `CODE@VERSION` of a unit, by id (for messages).
     fn unit_code(&self, id: i64) -> Option<String> {
-        self.units.iter().find_map(|(v, m)| {
+        self.base.units.iter().find_map(|(v, m)| {
             m.iter()
                 .find(|(_, i)| **i == id)
                 .map(|(code, _)| format!("{code}@{v}"))
@@ -203,7 +283,7 @@ impl Catalogue {
     /// [`Catalogue::resolve`] without allocating the disaggregation code.
     pub(crate) fn check(&mut self, raw: &RawValue, delete: bool) -> Result<Checked, FieldError> {
         let code = raw.indicator.trim();
-        let (indicator_id, ind) = self.indicators.get(code).ok_or_else(|| {
+        let (indicator_id, ind) = self.base.indicators.get(code).ok_or_else(|| {
             FieldError::new(field::INDICATOR, "no indicator has this code").value(code)
         })?;
         if ind.is_derived() {
@@ -277,7 +357,7 @@ impl Catalogue {
                                 ethnic_known: d
                                     .ethnic
                                     .as_ref()
-                                    .is_none_or(|e| self.ethnic.contains(e)),
+                                    .is_none_or(|e| self.base.ethnic.contains(e)),
                                 ethnic: d.ethnic,
                             });
                             i
@@ -896,7 +976,7 @@ pub fn import_with(
     locate: &dyn Fn(usize, FieldError) -> FieldError,
     then: AfterWrite,
 ) -> Result<ImportSummary, StoreError> {
-    let mut cat = db.read(Catalogue::load)?;
+    let mut cat = Catalogue::cached(db)?;
     cat.allowed = opts.allowed_units.clone();
     cat.locks.attach(db); // approvals (issue #4): reads a unit's locks when it meets the unit
     let mut checking = Checking::new(cat, opts);

@@ -25,7 +25,8 @@ on_both_backends!(
     a_hash_that_does_not_match_is_refused,
     a_stale_base_version_is_a_conflict,
     another_commune_is_refused,
-    the_page_saves_without_script
+    the_page_saves_without_script,
+    an_indicator_added_to_the_form_is_saved_at_once
 );
 
 /// A batch with its hash, computed here from the documented canonical form (not with the
@@ -396,4 +397,33 @@ fn the_page_saves_without_script(s: Server) {
     assert_eq!(sw.status, 200);
     assert!(sw.header("content-type").unwrap().contains("javascript"));
     assert_eq!(c.get("/static/entry.js").status, 200);
+}
+
+/// The server caches the catalogue that cell saves are checked against: an indicator created
+/// and put on the form through the API after a save is accepted by the very next save.
+fn an_indicator_added_to_the_form_is_saved_at_once(s: Server) {
+    let xa = s.token_client("can-bo-xa", Role::CommuneOfficer, &["06877"], true);
+    let r = xa.post_json(
+        "/api/dataEntry",
+        &batch("c-000001", "06877", &[("x-pop-total", "M", "100", 0)]),
+    );
+    assert_eq!(r.json()["values"][0]["status"], "saved", "{}", r.body);
+    let mut i = s.get("/api/indicators/x-pop-total").json();
+    i["code"] = json!("x-moi");
+    i["name_vi"] = json!("Chỉ tiêu mới");
+    let r = s.admin.post_json("/api/indicators", &i);
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mut f = s.get("/api/forms/BM-DTTS-01").json();
+    let mut item = f["sections"][0]["items"][0].clone();
+    assert_eq!(item["indicator"], "x-pop-total");
+    item["indicator"] = json!("x-moi");
+    f["sections"][0]["items"].as_array_mut().unwrap().push(item);
+    let r = s.admin.put_json("/api/forms/BM-DTTS-01", &f);
+    assert!(r.status == 200 || r.status == 201, "{}", r.body);
+    let r = xa.post_json(
+        "/api/dataEntry",
+        &batch("c-000002", "06877", &[("x-moi", "M", "7", 0)]),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["values"][0]["status"], "saved", "{}", r.body);
 }
