@@ -103,12 +103,17 @@ pub fn add_village(c: &mut dyn Conn, village_id: i64, commune_id: i64) -> Result
     Ok(())
 }
 
-fn conflict_nothing(c: &dyn Conn) -> (&'static str, &'static str) {
-    match c.backend() {
-        Backend::Sqlite => ("INSERT OR IGNORE INTO", ""),
-        Backend::Postgres => ("INSERT INTO", " ON CONFLICT DO NOTHING"),
-    }
+/// A new mark for the triples one transaction makes dirty (see [`refresh`]).
+fn new_mark() -> i64 {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).expect("the operating system's random source works");
+    // never 0, the mark of triples from before marks
+    (i64::from_le_bytes(b) >> 1).max(1)
 }
+
+/// After an `INSERT INTO agg_dirty …`: a triple dirty already takes the new mark.
+const REMARK: &str =
+    " ON CONFLICT (indicator_id, period, area_id) DO UPDATE SET mark = excluded.mark";
 
 /// The area of a dirty pair that stands for every province (a change of units or lineage).
 const EVERY_PROVINCE: i64 = 0;
@@ -179,7 +184,9 @@ pub fn mark_written(
 }
 
 /// Mark (indicator, period, province) triples dirty (province [`EVERY_PROVINCE`]: all), with
-/// the indicators weighted by a written one.
+/// the indicators weighted by a written one, all in key order with one new mark: two
+/// transactions marking (or a writer and the refresher deleting) lock the rows in the same
+/// order and cannot deadlock.
 fn mark_areas_dirty(
     c: &mut dyn Conn,
     triples: &BTreeSet<(i64, String, i64)>,
@@ -187,41 +194,51 @@ fn mark_areas_dirty(
     if triples.is_empty() {
         return Ok(());
     }
-    let (ins, on) = conflict_nothing(c);
-    for chunk in triples.iter().collect::<Vec<_>>().chunks(200) {
-        let mut sql = format!("{ins} agg_dirty (indicator_id, period, area_id) VALUES ");
-        let mut p = vec![];
+    let mut all = triples.clone();
+    let mut new = triples.clone();
+    while !new.is_empty() {
+        let inds: BTreeSet<i64> = new.iter().map(|p| p.0).collect();
+        let weighted = c.query(
+            &format!(
+                "SELECT i.id, w.id FROM indicator i JOIN indicator w ON w.code = i.weight_indicator WHERE w.id IN ({})",
+                id_list(inds)
+            ),
+            &[],
+        )?;
+        let mut more = BTreeSet::new();
+        for r in weighted {
+            let (ind, by) = (r.i64(0), r.i64(1));
+            for (i, per, area) in &new {
+                let t = (ind, per.clone(), *area);
+                if *i == by && !all.contains(&t) {
+                    more.insert(t);
+                }
+            }
+        }
+        all.extend(more.iter().cloned());
+        new = more;
+    }
+    let mark = new_mark();
+    for chunk in all.iter().collect::<Vec<_>>().chunks(200) {
+        let mut sql =
+            "INSERT INTO agg_dirty (indicator_id, period, area_id, mark) VALUES ".to_string();
+        let mut p = vec![Val::Int(mark)];
         for (i, (ind, per, area)) in chunk.iter().enumerate() {
             if i > 0 {
                 sql.push(',');
             }
-            sql.push_str(&format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3));
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, $1)",
+                3 * i + 2,
+                3 * i + 3,
+                3 * i + 4
+            ));
             p.push(Val::Int(*ind));
             p.push(Val::Text(per.clone()));
             p.push(Val::Int(*area));
         }
-        sql.push_str(on);
+        sql.push_str(REMARK);
         c.execute(&sql, &p)?;
-    }
-    let inds: BTreeSet<i64> = triples.iter().map(|p| p.0).collect();
-    let weighted = c.query(
-        &format!(
-            "SELECT i.id, w.id FROM indicator i JOIN indicator w ON w.code = i.weight_indicator WHERE w.id IN ({})",
-            id_list(inds)
-        ),
-        &[],
-    )?;
-    if !weighted.is_empty() {
-        let mut more = BTreeSet::new();
-        for r in weighted {
-            let (ind, by) = (r.i64(0), r.i64(1));
-            for (i, per, area) in triples {
-                if *i == by && ind != by {
-                    more.insert((ind, per.clone(), *area));
-                }
-            }
-        }
-        mark_areas_dirty(c, &more)?;
     }
     Ok(())
 }
@@ -231,15 +248,15 @@ pub fn mark_units_dirty(c: &mut dyn Conn, unit_ids: &[i64]) -> Result<(), StoreE
     if unit_ids.is_empty() {
         return Ok(());
     }
-    let (ins, on) = conflict_nothing(c);
+    // `WHERE 1 = 1`: SQLite reads an ON CONFLICT after a bare SELECT's FROM as a join's
     c.execute(
         &format!(
-            "{ins} agg_dirty (indicator_id, period, area_id)
-             SELECT DISTINCT d.indicator_id, d.period, {EVERY_PROVINCE} FROM data_value d
-             WHERE d.unit_id IN (SELECT descendant_id FROM admin_unit_closure WHERE ancestor_id IN ({})){on}",
+            "INSERT INTO agg_dirty (indicator_id, period, area_id, mark)
+             SELECT DISTINCT d.indicator_id, d.period, {EVERY_PROVINCE}, CAST($1 AS BIGINT) FROM data_value d
+             WHERE 1 = 1 AND d.unit_id IN (SELECT descendant_id FROM admin_unit_closure WHERE ancestor_id IN ({})){REMARK}",
             id_list(unit_ids.iter().copied())
         ),
-        &[],
+        &[Val::Int(new_mark())],
     )?;
     Ok(())
 }
@@ -251,31 +268,44 @@ pub fn mark_units_dirty(c: &mut dyn Conn, unit_ids: &[i64]) -> Result<(), StoreE
 pub fn refresh(db: &Db, limit: usize) -> Result<usize, StoreError> {
     db.write(|c| {
         if c.backend() == Backend::Postgres {
-            // Writers mark pairs dirty in their own transaction; this lock waits for those in
-            // progress to commit, so that every pair deleted below was rebuilt from data that
-            // includes their writes (READ COMMITTED: each statement below sees them).
-            c.execute("LOCK TABLE agg_dirty IN EXCLUSIVE MODE", &[])?;
+            // one refresher at a time across server processes; writers never wait for it
+            c.query("SELECT pg_advisory_xact_lock(4242005)", &[])?;
         }
-        let triples: Vec<(i64, String, i64)> = c
+        // A writer marks its triples in its own transaction, with a new mark each time. A
+        // triple read here is rebuilt from what is committed now, and deleted at the end only
+        // if its mark is unchanged: a write committed meanwhile leaves it dirty for the next
+        // round; a write still in progress holds its row, so the delete waits for it and then
+        // sees the new mark (PostgreSQL, READ COMMITTED; SQLite has one writer).
+        let triples: Vec<(i64, String, i64, i64)> = c
             .query(
-                "SELECT indicator_id, period, area_id FROM agg_dirty
+                "SELECT indicator_id, period, area_id, mark FROM agg_dirty
                  ORDER BY indicator_id, period, area_id LIMIT $1",
                 &[Val::Int(limit as i64)],
             )?
             .iter()
-            .map(|r| (r.i64(0), r.str(1), r.i64(2)))
+            .map(|r| (r.i64(0), r.str(1), r.i64(2), r.i64(3)))
             .collect();
         let mut pairs: Vec<((i64, String), Vec<i64>)> = vec![];
-        for (ind, per, area) in &triples {
+        let mut done: Vec<(i64, String, i64, i64)> = vec![];
+        for (ind, per, area, mark) in &triples {
             match pairs.last_mut() {
                 Some((k, areas)) if k.0 == *ind && k.1 == *per => areas.push(*area),
                 _ => pairs.push(((*ind, per.clone()), vec![*area])),
             }
+            done.push((*ind, per.clone(), *area, *mark));
         }
         for ((ind, per), areas) in &pairs {
             let p = [Val::Int(*ind), Val::Text(per.clone())];
             let starts = month_starts(std::slice::from_ref(per));
             if areas.contains(&EVERY_PROVINCE) {
+                // every triple of the pair is rebuilt, those beyond `limit` too: read before
+                // rebuilding, as those above
+                for r in c.query(
+                    "SELECT area_id, mark FROM agg_dirty WHERE indicator_id = $1 AND period = $2",
+                    &p,
+                )? {
+                    done.push((*ind, per.clone(), r.i64(0), r.i64(1)));
+                }
                 c.execute("DELETE FROM agg_value WHERE indicator_id = $1 AND period = $2", &p)?;
                 c.execute(
                     &rebuild_sql(
@@ -287,8 +317,6 @@ pub fn refresh(db: &Db, limit: usize) -> Result<usize, StoreError> {
                     ),
                     &p,
                 )?;
-                // every triple of the pair is rebuilt, those beyond `limit` too
-                c.execute("DELETE FROM agg_dirty WHERE indicator_id = $1 AND period = $2", &p)?;
             } else {
                 for area in areas {
                     let q = [Val::Int(*ind), Val::Text(per.clone()), Val::Int(*area)];
@@ -303,10 +331,6 @@ pub fn refresh(db: &Db, limit: usize) -> Result<usize, StoreError> {
                             "d.unit_id = r.unit_id AND r.ancestor_id = $3",
                             &starts,
                         ),
-                        &q,
-                    )?;
-                    c.execute(
-                        "DELETE FROM agg_dirty WHERE indicator_id = $1 AND period = $2 AND area_id = $3",
                         &q,
                     )?;
                 }
@@ -326,6 +350,15 @@ pub fn refresh(db: &Db, limit: usize) -> Result<usize, StoreError> {
                         AND b.period = a.period AND b.area_id = a.area_id AND b.direct = 1))
                  GROUP BY a.indicator_id, a.period, a.disagg_id",
                 &p,
+            )?;
+        }
+        // in key order, as writers mark (see `mark_areas_dirty`)
+        done.sort();
+        done.dedup();
+        for (ind, per, area, mark) in done {
+            c.execute(
+                "DELETE FROM agg_dirty WHERE indicator_id = $1 AND period = $2 AND area_id = $3 AND mark = $4",
+                &[Val::Int(ind), Val::Text(per), Val::Int(area), Val::Int(mark)],
             )?;
         }
         Ok(triples.len())

@@ -108,6 +108,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0013_ogc_pages.sql"),
         then: None,
     },
+    Migration {
+        version: 14,
+        name: "agg_dirty_mark",
+        sqlite: include_str!("../migrations/sqlite/0014_agg_dirty_mark.sql"),
+        postgres: include_str!("../migrations/postgres/0014_agg_dirty_mark.sql"),
+        then: None,
+    },
 ];
 
 /// Apply the migrations not yet applied; returns the versions applied now.
