@@ -38,7 +38,8 @@ fn from_row(r: &Row) -> Result<StoredForm, StoreError> {
 /// Every form, in code order; `q` keeps those whose code or name contains every word of it
 /// (case and diacritics ignored).
 pub fn list(c: &mut dyn Conn, q: &str) -> Result<Vec<StoredForm>, StoreError> {
-    let (filter, p) = crate::units::folded_filter(q, "code || ' ' || name_folded");
+    // codes are upper case, the folded words lower case (PostgreSQL's LIKE minds the case)
+    let (filter, p) = crate::units::folded_filter(q, "LOWER(code) || ' ' || name_folded");
     c.query(
         &format!("SELECT {COLS} FROM form WHERE {filter} ORDER BY code"),
         &p,

@@ -374,6 +374,7 @@ struct SearchPage {
     results: Vec<AdminUnit>,
     indicators: Vec<dantoc_domain::indicator::Indicator>,
     tables: Vec<dantoc_store::report_tables::ReportTable>,
+    forms: Vec<dantoc_store::forms::StoredForm>,
 }
 
 pub async fn search(
@@ -399,24 +400,26 @@ pub async fn search(
     match s
         .read(move |conn| {
             if q2.is_empty() {
-                Ok((vec![], vec![], vec![]))
+                Ok((vec![], vec![], vec![], vec![]))
             } else {
                 Ok((
                     units::search(conn, &q2, None, 100)?,
                     indicators::search(conn, &q2, 50)?,
                     dantoc_store::report_tables::list(conn, user.as_deref(), &q2)?,
+                    dantoc_store::forms::list(conn, &q2)?,
                 ))
             }
         })
         .await
     {
-        Ok((results, indicators, tables)) => render_page(
+        Ok((results, indicators, tables, forms)) => render_page(
             SearchPage {
                 c,
                 q: query,
                 results,
                 indicators,
                 tables,
+                forms,
             },
             lang,
             StatusCode::OK,

@@ -471,6 +471,13 @@ fn analytics_pages_render_in_vietnamese(s: Server) {
     let found = s.get("/tim-kiem?q=DAN+SO+dtts").body;
     assert!(found.contains(&format!("/bao-cao/{id}")), "{found}");
     assert!(found.contains("/phan-tich?dx=0101"), "{found}");
+    // and forms, by words of their name or by code
+    assert!(found.contains("/bieu-mau#form-BM-DTTS-01"), "{found}");
+    let by_code = s.get("/tim-kiem?q=bm-dtts-02").body;
+    assert!(by_code.contains("/bieu-mau#form-BM-DTTS-02"), "{by_code}");
+    assert!(!by_code.contains("/bieu-mau#form-BM-DTTS-01"), "{by_code}");
+    let by_words = s.get("/tim-kiem?q=song+di+dong").body;
+    assert!(by_words.contains("/bieu-mau#form-BM-DTTS-02"), "{by_words}");
     // opened by link with the period chosen now
     let link = s.get(&format!("/bao-cao/{id}?pe=2025"));
     assert_eq!(link.status, 303);
