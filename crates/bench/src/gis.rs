@@ -75,16 +75,9 @@ pub fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> 
         pages_only: false,
     };
     while let Some(a) = it.next() {
-        let (name, inline) = match a.split_once('=') {
-            Some((n, v)) => (n.to_string(), Some(v.to_string())),
-            None => (a.clone(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
-        };
+        let opt = crate::Opt::parse(a);
+        let name = opt.name.clone();
+        let mut value = || opt.value(&mut it, USAGE);
         match name.as_str() {
             "--binary" => args.binary = Some(PathBuf::from(value()?)),
             "--runs" => {

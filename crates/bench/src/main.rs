@@ -96,6 +96,39 @@ struct Args {
 
 const USAGE: &str = "usage: dantoc-bench [--rows N] [--only sqlite|postgres]\n       dantoc-bench server [--binary PATH] [--starts N] [--idle SECONDS]\n       dantoc-bench analytics [--scale F] [--only sqlite|postgres] [--runs N] [--keep] [--no-duckdb]\n       dantoc-bench gis [--binary PATH] [--runs N] [--only sqlite|postgres]\n       dantoc-bench validation [--rows N] [--only sqlite|postgres]\n       dantoc-bench dhis2 [--rows N] [--only sqlite|postgres]\n       dantoc-bench entry [--binary PATH] [--clients N] [--saves N] [--warm-up N] [--cells N] [--only sqlite|postgres]";
 
+/// One command-line option of a benchmark: `--name value` or `--name=value`.
+pub struct Opt {
+    pub name: String,
+    inline: Option<String>,
+}
+
+impl Opt {
+    pub fn parse(a: String) -> Opt {
+        match a.split_once('=') {
+            Some((n, v)) => Opt {
+                name: n.to_string(),
+                inline: Some(v.to_string()),
+            },
+            None => Opt {
+                name: a,
+                inline: None,
+            },
+        }
+    }
+
+    /// Its value: after `=`, else the next argument.
+    pub fn value(
+        &self,
+        rest: &mut impl Iterator<Item = String>,
+        usage: &str,
+    ) -> Result<String, String> {
+        self.inline
+            .clone()
+            .or_else(|| rest.next())
+            .ok_or_else(|| format!("{} needs a value\n{usage}", self.name))
+    }
+}
+
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         rows: 1_000_000,
@@ -103,16 +136,9 @@ fn parse_args() -> Result<Args, String> {
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
-        let (name, inline) = match a.split_once('=') {
-            Some((n, v)) => (n.to_string(), Some(v.to_string())),
-            None => (a.clone(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
-        };
+        let opt = crate::Opt::parse(a);
+        let name = opt.name.clone();
+        let mut value = || opt.value(&mut it, USAGE);
         match name.as_str() {
             "--rows" => {
                 let v = value()?;
