@@ -1,5 +1,9 @@
 //! `dantoc backup` and `dantoc restore` as a user runs them, on SQLite and on PostgreSQL.
 
+#[macro_use]
+mod common;
+use common::text;
+
 use dantoc_store::testing::TestDb;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -57,14 +61,6 @@ fn dantoc(t: &Target, args: &[&str]) -> Output {
         .expect("dantoc runs")
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 fn ok(t: &Target, args: &[&str]) -> String {
     let o = dantoc(t, args);
     assert!(o.status.success(), "dantoc {args:?}: {}", text(&o));
@@ -78,13 +74,6 @@ fn export(t: &Target, file: &Path) -> String {
 
 fn audit_entries(t: &Target) -> String {
     ok(t, &["audit", "verify"])
-}
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $( #[test] fn $name() { super::$name(dantoc_store::testing::TestDb::sqlite, stringify!($name)); } )* }
-        mod postgres { $( #[test] fn $name() { super::$name(dantoc_store::testing::TestDb::postgres, stringify!($name)); } )* }
-    };
 }
 
 on_both_backends!(backup_and_restore_round_trip);

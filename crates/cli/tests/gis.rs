@@ -1,40 +1,11 @@
 //! `dantoc gis report`, `dantoc import boundaries` and `dantoc import villages` with points, as
 //! a user runs them, on SQLite and on PostgreSQL.
 
+#[macro_use]
+mod common;
+use common::{dantoc, text, tmp};
+
 use dantoc_store::testing::TestDb;
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn dantoc(db: &TestDb, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dantoc"))
-        .arg("--database")
-        .arg(&db.url)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("dantoc runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dantoc-cli-gis-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $( #[test] fn $name() { super::$name(dantoc_store::testing::TestDb::sqlite, stringify!($name)); } )* }
-        mod postgres { $( #[test] fn $name() { super::$name(dantoc_store::testing::TestDb::postgres, stringify!($name)); } )* }
-    };
-}
 
 on_both_backends!(report_imports_and_their_errors);
 

@@ -8,7 +8,7 @@
 //! except for the (indicator, period) pairs written since the last refresh, which are read from
 //! `data_value` itself: an answer is never stale.
 
-use crate::db::{Backend, Conn, Db, Val};
+use crate::db::{Backend, Conn, Db, Val, id_list, push_params};
 use crate::error::StoreError;
 use dantoc_domain::FieldError;
 use dantoc_domain::admin::HierarchyVersion;
@@ -462,13 +462,11 @@ fn resolve_ou(
         .flat_map(|(ver, codes)| codes.chunks(500).map(move |chunk| (*ver, chunk)));
     for (ver, chunk) in chunks {
         let mut p: Vec<Val> = vec![Val::from(ver.as_str())];
-        p.extend(chunk.iter().map(|code| Val::from(*code)));
-        let list: Vec<String> = (2..=p.len()).map(|i| format!("${i}")).collect();
+        let list = push_params(&mut p, chunk.iter().map(|code| Val::from(*code)));
         for r in c.query(
             &format!(
                 "SELECT id, code, full_name, kind, version FROM admin_unit
-                  WHERE version = $1 AND code IN ({})",
-                list.join(", ")
+                  WHERE version = $1 AND code IN ({list})"
             ),
             &p,
         )? {
@@ -519,21 +517,13 @@ fn resolve_ou(
     }
     let within: Vec<i64> = bounds.iter().filter(|b| b.id != 0).map(|b| b.id).collect();
     let whole = within.is_empty() || bounds.iter().any(|b| b.id == 0);
-    let lv = levels
-        .iter()
-        .map(|l| l.to_string())
-        .collect::<Vec<_>>()
-        .join(",");
+    let lv = id_list(levels.iter().copied());
     let sql = if whole {
         format!(
             "SELECT u.id, u.code, u.full_name, u.kind FROM admin_unit u WHERE u.version = $1 AND u.level IN ({lv}) ORDER BY u.code"
         )
     } else {
-        let ids = within
-            .iter()
-            .map(|i| i.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
+        let ids = id_list(within.iter().copied());
         format!(
             "SELECT DISTINCT u.id, u.code, u.full_name, u.kind FROM admin_unit u JOIN admin_unit_closure c ON c.descendant_id = u.id
              WHERE u.version = $1 AND u.level IN ({lv}) AND c.ancestor_id IN ({ids}) ORDER BY u.code"
@@ -747,7 +737,7 @@ pub fn pivot(
             // which costs more than reading every pre-aggregate row (BENCHMARKS.md, issue #5)
             let mut summer = Summer::new(&reduce, &disaggs);
             read_agg(c, &ind_ids, &periods_sql, &areas, &mut |r| {
-                if let Stale::No = dirty.state(r.ind, &r.period, r.area) {
+                if !dirty.stale(r.ind, &r.period, r.area) {
                     summer.add(r);
                 }
             })?;
@@ -781,13 +771,6 @@ pub fn pivot(
     analytics::compute(req, &input).map_err(StoreError::Invalid)
 }
 
-fn id_list(ids: impl IntoIterator<Item = i64>) -> String {
-    ids.into_iter()
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 /// The first month of each period, as an SQL list (`data_value`'s primary key holds it before
 /// the period's text: lookups by period give it too).
 fn month_starts(periods: &[String]) -> String {
@@ -801,14 +784,6 @@ fn month_starts(periods: &[String]) -> String {
     } else {
         id_list(starts)
     }
-}
-
-fn text_params(first: usize, items: &[String]) -> (String, Vec<Val>) {
-    let marks = (0..items.len())
-        .map(|i| format!("${}", first + i))
-        .collect::<Vec<_>>()
-        .join(",");
-    (marks, items.iter().map(|s| Val::Text(s.clone())).collect())
 }
 
 /// The breakdown dimensions a pivot asks for (ethnic group, sex, area, age — shown or
@@ -1079,15 +1054,6 @@ impl Conv<'_> {
     }
 }
 
-/// How a pre-aggregate row stands against what was written since the last refresh.
-enum Stale {
-    No,
-    /// Its pair was marked in every province (read from the values).
-    Whole,
-    /// Its pair was written in some provinces: this row is one of them, or the country.
-    Part,
-}
-
 /// The dirty (indicator, period, province) triples of a pivot's indicators and periods.
 #[derive(Default)]
 struct Dirty {
@@ -1127,18 +1093,18 @@ impl Dirty {
         self.whole.is_empty() && self.part.is_empty()
     }
 
-    fn state(&self, ind: i64, period: &str, area: i64) -> Stale {
+    /// A pre-aggregate row written since the last refresh: its pair in every province, its
+    /// province, or the country's row of a pair written anywhere.
+    fn stale(&self, ind: i64, period: &str, area: i64) -> bool {
         if self.is_empty() {
-            return Stale::No;
+            return false;
         }
         let key = (ind, period.to_string());
-        if self.whole.contains(&key) {
-            return Stale::Whole;
-        }
-        match self.part.get(&key) {
-            Some(areas) if area == 0 || areas.contains(&area) => Stale::Part,
-            _ => Stale::No,
-        }
+        self.whole.contains(&key)
+            || self
+                .part
+                .get(&key)
+                .is_some_and(|areas| area == 0 || areas.contains(&area))
     }
 
     fn written(&self, r: &AggRow) -> bool {
@@ -1288,7 +1254,8 @@ fn read_agg(
     areas: &[(i64, usize)],
     each: &mut dyn FnMut(AggRow),
 ) -> Result<(), StoreError> {
-    let (pm, pv) = text_params(1, periods);
+    let mut pv = vec![];
+    let pm = push_params(&mut pv, periods.iter().map(|s| Val::Text(s.clone())));
     let sql = format!(
         "SELECT a.area_id, a.indicator_id, a.period, a.direct, a.sum, a.n, a.wsum, a.wden,
                 a.mapped, a.estimated, a.disagg_id
@@ -1316,7 +1283,8 @@ fn raw_rows(
     if areas.is_empty() || periods.is_empty() || ind_ids.is_empty() {
         return Ok(out);
     }
-    let (pm, mut p) = text_params(1, periods);
+    let mut p = vec![];
+    let pm = push_params(&mut p, periods.iter().map(|s| Val::Text(s.clone())));
     let vis = match visible {
         None => String::new(),
         Some(scope) => {

@@ -695,34 +695,22 @@ pub fn list(c: &mut dyn Conn, f: &ListFilter) -> Result<Vec<Approval>, StoreErro
             p.extend(vals);
             w.push(sql);
         } else {
-            let marks: Vec<String> = ids
-                .iter()
-                .map(|id| {
-                    p.push(Val::Int(*id));
-                    format!("${}", p.len())
-                })
-                .collect();
-            w.push(format!("a.unit_id IN ({})", marks.join(", ")));
+            let marks = crate::db::push_params(&mut p, ids.iter().map(|id| Val::Int(*id)));
+            w.push(format!("a.unit_id IN ({marks})"));
         }
     }
     if !f.periods.is_empty() {
-        let mut marks = vec![];
-        for s in &f.periods {
-            p.push(Val::Text(parse_period("pe", s)?.to_string()));
-            marks.push(format!("${}", p.len()));
-        }
-        w.push(format!("a.period IN ({})", marks.join(", ")));
+        let periods = f
+            .periods
+            .iter()
+            .map(|s| Ok(Val::Text(parse_period("pe", s)?.to_string())))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let marks = crate::db::push_params(&mut p, periods);
+        w.push(format!("a.period IN ({marks})"));
     }
     if !f.states.is_empty() {
-        let marks: Vec<String> = f
-            .states
-            .iter()
-            .map(|s| {
-                p.push(Val::from(s.as_str()));
-                format!("${}", p.len())
-            })
-            .collect();
-        w.push(format!("a.state IN ({})", marks.join(", ")));
+        let marks = crate::db::push_params(&mut p, f.states.iter().map(|s| Val::from(s.as_str())));
+        w.push(format!("a.state IN ({marks})"));
     }
     if let Some(scope) = &f.visible {
         let (sql, vals) = crate::accounts::scope_sql("a.unit_id", scope, p.len() + 1);
@@ -1438,9 +1426,7 @@ mod tests {
             vec![raw("x-cnscd-to", "06877", "2025", "default", "2")],
             Strategy::CreateAndUpdate,
         );
-        let StoreError::Invalid(p) = step(db, &xa, "xa", Step::Submit, None).unwrap_err() else {
-            panic!()
-        };
+        let p = refused(step(db, &xa, "xa", Step::Submit, None));
         assert_eq!(p.len(), 3);
         // nothing stored by a refused submission
         assert_eq!(
@@ -1463,6 +1449,21 @@ mod tests {
     /// BM-DTTS-01's required grids have a row per ethnic group present in the commune. With
     /// none known yet they have no cells; the submission is refused all the same, each grid
     /// named, until a row is added — then that row's cells are required like any other.
+    /// A refused step's problems.
+    fn refused<T: std::fmt::Debug>(r: Result<T, StoreError>) -> Problems {
+        let StoreError::Invalid(p) = r.unwrap_err() else {
+            panic!("refused for another reason")
+        };
+        p
+    }
+
+    /// Each problem as (field, value).
+    fn fields(p: &Problems) -> Vec<(&str, &str)> {
+        p.0.iter()
+            .map(|e| (e.field.as_str(), e.value.as_deref().unwrap_or_default()))
+            .collect()
+    }
+
     fn a_unit_with_no_ethnic_rows_cannot_submit_their_grid_empty(db: &TestDb) {
         let xa = commune(db);
         let submit = |db: &TestDb| {
@@ -1491,13 +1492,8 @@ mod tests {
             ],
             Strategy::CreateAndUpdate,
         );
-        let StoreError::Invalid(p) = submit(db).unwrap_err() else {
-            panic!()
-        };
-        let got: Vec<(&str, &str)> =
-            p.0.iter()
-                .map(|e| (e.field.as_str(), e.value.as_deref().unwrap()))
-                .collect();
+        let p = refused(submit(db));
+        let got = fields(&p);
         assert_eq!(
             got,
             [
@@ -1519,13 +1515,8 @@ mod tests {
             vec![raw("0101", "06877", "2025", "E02.M", "40")],
             Strategy::CreateAndUpdate,
         );
-        let StoreError::Invalid(p) = submit(db).unwrap_err() else {
-            panic!()
-        };
-        let got: Vec<(&str, &str)> =
-            p.0.iter()
-                .map(|e| (e.field.as_str(), e.value.as_deref().unwrap()))
-                .collect();
+        let p = refused(submit(db));
+        let got = fields(&p);
         assert_eq!(
             got,
             [

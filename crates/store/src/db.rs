@@ -87,6 +87,25 @@ macro_rules! params_vec {
     ($($v:expr),* $(,)?) => { vec![$($crate::db::Val::from($v)),*] };
 }
 
+/// Append `vals` to the statement's parameters `p` and return their placeholders,
+/// `$k, $k+1, …`, for an `IN (…)` list.
+pub fn push_params(p: &mut Vec<Val>, vals: impl IntoIterator<Item = Val>) -> String {
+    let mut marks = vec![];
+    for v in vals {
+        p.push(v);
+        marks.push(format!("${}", p.len()));
+    }
+    marks.join(", ")
+}
+
+/// Ids written into the SQL text, `1,2,3` (numbers: nothing to escape).
+pub fn id_list(ids: impl IntoIterator<Item = i64>) -> String {
+    ids.into_iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// One result row.
 #[derive(Debug, Clone)]
 pub struct Row(pub Vec<Val>);

@@ -221,21 +221,14 @@ fn stored(
         return Ok(HashMap::new());
     }
     let mut p = crate::params_vec![unit_id, period.month_range().0 as i64, period.to_string()];
-    let marks: Vec<String> = indicators
-        .iter()
-        .map(|i| {
-            p.push(Val::from(*i));
-            format!("${}", p.len())
-        })
-        .collect();
+    let marks = crate::db::push_params(&mut p, indicators.iter().map(|i| Val::from(*i)));
     Ok(c.query(
         &format!(
             "SELECT i.code, g.code, d.value_text, d.comment, d.version, d.updated_at, d.stored_by
                  FROM data_value d JOIN indicator i ON i.id = d.indicator_id
                  JOIN disaggregation g ON g.id = d.disagg_id
                  WHERE d.unit_id = $1 AND d.month_start = $2 AND d.period = $3
-                   AND i.code IN ({})",
-            marks.join(", ")
+                   AND i.code IN ({marks})"
         ),
         &p,
     )?
@@ -759,13 +752,7 @@ fn mapped_previous(
         return Ok(HashMap::new());
     }
     let mut p = crate::params_vec![unit_id, prev.month_range().0 as i64, prev.to_string()];
-    let marks: Vec<String> = indicators
-        .iter()
-        .map(|i| {
-            p.push(Val::from(*i));
-            format!("${}", p.len())
-        })
-        .collect();
+    let marks = crate::db::push_params(&mut p, indicators.iter().map(|i| Val::from(*i)));
     Ok(c.query(
         &format!(
             "SELECT i.code, g.code, sum(l.weight * d.value)
@@ -773,9 +760,8 @@ fn mapped_previous(
                  JOIN indicator i ON i.id = d.indicator_id
                  JOIN disaggregation g ON g.id = d.disagg_id
                  WHERE l.new_id = $1 AND d.month_start = $2 AND d.period = $3
-                   AND d.value IS NOT NULL AND i.code IN ({})
-                 GROUP BY i.code, g.code",
-            marks.join(", ")
+                   AND d.value IS NOT NULL AND i.code IN ({marks})
+                 GROUP BY i.code, g.code"
         ),
         &p,
     )?
@@ -1026,14 +1012,8 @@ pub fn tasks(
             Some([]) => continue,
             Some(ids) => {
                 sql.push_str(" JOIN admin_unit_closure cl ON cl.descendant_id = u.id");
-                let marks: Vec<String> = ids
-                    .iter()
-                    .map(|id| {
-                        p.push(Val::Int(*id));
-                        format!("${}", p.len())
-                    })
-                    .collect();
-                cond.push_str(&format!(" AND cl.ancestor_id IN ({})", marks.join(", ")));
+                let marks = crate::db::push_params(&mut p, ids.iter().map(|id| Val::Int(*id)));
+                cond.push_str(&format!(" AND cl.ancestor_id IN ({marks})"));
             }
             None => {
                 p.push(Val::from(HierarchyVersion::CURRENT.as_str()));
@@ -1061,29 +1041,16 @@ pub fn tasks(
         }
         // values stored per unit and period, for the form's indicators
         let mut cp: Vec<Val> = vec![Val::Int(sf.id)];
-        let umarks: Vec<String> = found
-            .iter()
-            .map(|u| {
-                cp.push(Val::Int(u.0));
-                format!("${}", cp.len())
-            })
-            .collect();
-        let pmarks: Vec<String> = periods
-            .iter()
-            .map(|pe| {
-                cp.push(Val::from(pe.to_string()));
-                format!("${}", cp.len())
-            })
-            .collect();
+        let umarks = crate::db::push_params(&mut cp, found.iter().map(|u| Val::Int(u.0)));
+        let pmarks =
+            crate::db::push_params(&mut cp, periods.iter().map(|pe| Val::from(pe.to_string())));
         let counts: HashMap<(i64, String), i64> = c
             .query(
                 &format!(
                     "SELECT d.unit_id, d.period, count(*) FROM data_value d
                      JOIN form_indicator fi ON fi.indicator_id = d.indicator_id AND fi.form_id = $1
-                     WHERE d.unit_id IN ({}) AND d.period IN ({})
-                     GROUP BY d.unit_id, d.period",
-                    umarks.join(", "),
-                    pmarks.join(", ")
+                     WHERE d.unit_id IN ({umarks}) AND d.period IN ({pmarks})
+                     GROUP BY d.unit_id, d.period"
                 ),
                 &cp,
             )?

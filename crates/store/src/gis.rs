@@ -790,13 +790,6 @@ fn page_of(ids: &[i64], q: &FeatureQuery) -> Vec<i64> {
         .collect()
 }
 
-fn id_list(ids: &[i64]) -> String {
-    ids.iter()
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 /// A page of a collection's features, in code order, each with its geometry copied out (the
 /// GeoJSON download, spatial answers). Pages of OGC API items are written as they are read
 /// instead: [`plan_page`], [`page_codes`], [`each_feature`].
@@ -916,7 +909,7 @@ pub fn plan_page(
         for r in c.query(
             &format!(
                 "SELECT unit_id, geojson FROM unit_geometry WHERE unit_id IN ({})",
-                id_list(chunk)
+                crate::db::id_list(chunk.iter().copied())
             ),
             &[],
         )? {
@@ -954,7 +947,7 @@ pub fn page_codes(
                     .query(
                         &format!(
                             "SELECT id, code FROM admin_unit WHERE id IN ({})",
-                            id_list(chunk)
+                            crate::db::id_list(chunk.iter().copied())
                         ),
                         &[],
                     )?
@@ -1011,7 +1004,12 @@ pub fn each_feature(
                  CROSS JOIN LATERAL (SELECT {UNIT_COLS} {UNIT_FROM} WHERE u.id = p.id OFFSET 0) x
                  ORDER BY p.n"
             );
-            each_unit_row(c, &sql, &[id_list(ids).into()], each)
+            each_unit_row(
+                c,
+                &sql,
+                &[crate::db::id_list(ids.iter().copied()).into()],
+                each,
+            )
         }
         Some(ids) => {
             // by id, then in the page's order: SQLite would sort the wide rows themselves
@@ -1019,7 +1017,7 @@ pub fn each_feature(
             for chunk in ids.chunks(2000) {
                 let sql = format!(
                     "SELECT {UNIT_COLS} {UNIT_FROM} WHERE u.id IN ({})",
-                    id_list(chunk)
+                    crate::db::id_list(chunk.iter().copied())
                 );
                 each_unit_row(c, &sql, &[], &mut |f, g| {
                     found.insert(f.id, (f.clone(), g.to_string()));
@@ -1518,7 +1516,7 @@ pub fn import_boundaries(
         let all: Vec<i64> = checked.iter().map(|x| x.1).collect();
         for chunk in all.chunks(500) {
             c.execute(
-                &format!("DELETE FROM unit_geometry WHERE unit_id IN ({})", id_list(chunk)),
+                &format!("DELETE FROM unit_geometry WHERE unit_id IN ({})", crate::db::id_list(chunk.iter().copied())),
                 &[],
             )?;
         }
@@ -1861,7 +1859,7 @@ pub fn import_villages(
             .collect();
         for chunk in ids.chunks(500) {
             c.execute(
-                &format!("DELETE FROM village_point WHERE unit_id IN ({})", id_list(chunk)),
+                &format!("DELETE FROM village_point WHERE unit_id IN ({})", crate::db::id_list(chunk.iter().copied())),
                 &[],
             )?;
         }

@@ -37,17 +37,12 @@ pub fn shapes(
             .collect();
         for chunk in wanted.chunks(500) {
             let mut p: Vec<Val> = vec![Val::from(v.as_str())];
-            let mut list = Vec::with_capacity(chunk.len());
-            for code in chunk {
-                p.push(Val::from(*code));
-                list.push(format!("${}", p.len()));
-            }
+            let list = crate::db::push_params(&mut p, chunk.iter().map(|code| Val::from(*code)));
             let rows = c.query(
                 &format!(
                     "SELECT u.code, u.full_name, g.geojson FROM admin_unit u
                      LEFT JOIN unit_geometry g ON g.unit_id = u.id
-                     WHERE u.version = $1 AND u.code IN ({})",
-                    list.join(",")
+                     WHERE u.version = $1 AND u.code IN ({list})"
                 ),
                 &p,
             )?;

@@ -41,10 +41,7 @@ pub fn list(
         let ids = if ids.is_empty() {
             "0".to_string()
         } else {
-            ids.iter()
-                .map(|i| i.to_string())
-                .collect::<Vec<_>>()
-                .join(",")
+            crate::db::id_list(ids.iter().copied())
         };
         // a unit in scope, or one of the other hierarchy that became part of it
         w.push(format!(

@@ -582,6 +582,46 @@ const DELETE_SQL: &str = "DELETE FROM data_value WHERE indicator_id = $1 AND uni
     AND month_start = $5";
 
 impl Batch<'_> {
+    /// The parameters of [`INSERT_SQL`]: value `v` of item `r` at `key`.
+    fn insert_params(&self, r: &Checked, key: &Key, v: &CheckedValue) -> Vec<Val> {
+        let (ms, me) = r.period.month_range();
+        crate::params_vec![
+            key.0,
+            key.1,
+            &key.2,
+            key.3,
+            ms as i64,
+            me as i64,
+            v.number,
+            &v.text,
+            r.comment.clone(),
+            r.followup.unwrap_or(false),
+            self.opts.demo,
+            self.opts.source.clone(),
+            &self.actor.name,
+            &self.now
+        ]
+    }
+
+    /// The parameters of [`UPDATE_SQL`]: value `v` of item `r` at `key`.
+    fn update_params(&self, r: &Checked, key: &Key, v: &CheckedValue) -> Vec<Val> {
+        crate::params_vec![
+            v.number,
+            &v.text,
+            r.comment.clone(),
+            r.followup.map(|b| b as i64),
+            self.opts.demo,
+            self.opts.source.clone(),
+            &self.actor.name,
+            &self.now,
+            key.0,
+            key.1,
+            &key.2,
+            key.3,
+            key.4
+        ]
+    }
+
     /// Write one value (item `i`) through the portable statements.
     fn put(
         &mut self,
@@ -592,14 +632,13 @@ impl Batch<'_> {
     ) -> Result<(), StoreError> {
         let did = disagg_id(c, &mut self.disagg_ids, disagg)?;
         let ptext = r.period.to_string();
-        let (ms, me) = r.period.month_range();
+        let ms = r.period.month_range().0;
         let key: Key = (r.indicator_id, r.unit_id, ptext.clone(), did, ms as i64);
         let before = if self.opts.audit_each {
             current_json(c, &key)?
         } else {
             None
         };
-        let demo = self.opts.demo;
         // delete_empty: a checked value without a value deletes (form files)
         let strategy = match (&r.value, self.opts.delete_empty) {
             (None, true) => Strategy::Delete,
@@ -618,47 +657,12 @@ impl Batch<'_> {
                 let v = r.value.as_ref().expect("checked: a value unless deleting");
                 let mut done = false;
                 if s != Strategy::Update {
-                    let n = c.execute(
-                        INSERT_SQL,
-                        &params![
-                            key.0,
-                            key.1,
-                            &key.2,
-                            key.3,
-                            ms as i64,
-                            me as i64,
-                            v.number,
-                            &v.text,
-                            r.comment.clone(),
-                            r.followup.unwrap_or(false),
-                            demo,
-                            self.opts.source.clone(),
-                            &self.actor.name,
-                            &self.now
-                        ],
-                    )?;
+                    let n = c.execute(INSERT_SQL, &self.insert_params(r, &key, v))?;
                     self.count.imported += n;
                     done = n > 0;
                 }
                 if !done && s != Strategy::Create {
-                    let n = c.execute(
-                        UPDATE_SQL,
-                        &params![
-                            v.number,
-                            &v.text,
-                            r.comment.clone(),
-                            r.followup.map(|b| b as i64),
-                            demo,
-                            self.opts.source.clone(),
-                            &self.actor.name,
-                            &self.now,
-                            key.0,
-                            key.1,
-                            &key.2,
-                            key.3,
-                            key.4
-                        ],
-                    )?;
+                    let n = c.execute(UPDATE_SQL, &self.update_params(r, &key, v))?;
                     self.count.updated += n;
                     done = n > 0;
                 }
@@ -691,49 +695,15 @@ impl Batch<'_> {
         key: &Key,
         base: i64,
     ) -> Result<bool, StoreError> {
-        let (ms, me) = r.period.month_range();
         let n = match &r.value {
             None => c.execute(
                 &format!("{DELETE_SQL} AND version = $6"),
                 &params![key.0, key.1, &key.2, key.3, key.4, base],
             )?,
-            Some(v) if base == 0 => c.execute(
-                INSERT_SQL,
-                &params![
-                    key.0,
-                    key.1,
-                    &key.2,
-                    key.3,
-                    ms as i64,
-                    me as i64,
-                    v.number,
-                    &v.text,
-                    r.comment.clone(),
-                    r.followup.unwrap_or(false),
-                    self.opts.demo,
-                    self.opts.source.clone(),
-                    &self.actor.name,
-                    &self.now
-                ],
-            )?,
+            Some(v) if base == 0 => c.execute(INSERT_SQL, &self.insert_params(r, key, v))?,
             Some(v) => c.execute(
                 &format!("{UPDATE_SQL} AND version = $14"),
-                &params![
-                    v.number,
-                    &v.text,
-                    r.comment.clone(),
-                    r.followup.map(|b| b as i64),
-                    self.opts.demo,
-                    self.opts.source.clone(),
-                    &self.actor.name,
-                    &self.now,
-                    key.0,
-                    key.1,
-                    &key.2,
-                    key.3,
-                    key.4,
-                    base
-                ],
+                &[self.update_params(r, key, v), vec![Val::Int(base)]].concat(),
             )?,
         };
         if n > 0 {
