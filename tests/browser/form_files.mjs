@@ -31,11 +31,16 @@ try {
   const upload = card.locator('form.upload');
   await upload.getByLabel(/Tệp .xlsx/).setInputFiles(file);
   await upload.getByRole('button', { name: 'Tải lên' }).click();
-  await assert.doesNotReject(upload.locator('output .ok').waitFor());
+  // the answer, whichever it is, so that a refusal is reported with its words
+  await upload.locator('output .ok, output .error').first().waitFor({ timeout: 60000 });
   assert.match(await upload.locator('output').textContent(), /Kiểm tra xong, chưa ghi gì/);
   await upload.getByLabel('Chỉ kiểm tra, không ghi').uncheck();
   await upload.getByRole('button', { name: 'Tải lên' }).click();
-  await page.waitForFunction(() => /Đã nhập/.test(document.querySelector('#form-BM-DTTS-02 output').textContent));
+  await page.waitForFunction(() => {
+    const out = document.querySelector('#form-BM-DTTS-02 output');
+    return out.querySelector('.error') || /^Đã nhập/.test(out.textContent);
+  }, null, { timeout: 60000 });
+  assert.match(await upload.locator('output').textContent(), /Đã nhập/);
   await page.screenshot({ path: `${shots}/forms-360.png`, fullPage: true });
 
   // not a form file: refused, the reason shown

@@ -13,12 +13,12 @@
   var FORM = form.dataset.form, OU = form.dataset.ou, PE = form.dataset.pe, CSRF = form.dataset.csrf;
   var EN = form.dataset.lang === "en";
   var T = EN ? {
-    saved: "Saved", pending: "Waiting to send", offline: "Offline", sending: "Sending",
+    saved: "Saved", pending: "Waiting to send", offline: "Offline", storing: "Keeping on this device…",
     conflicts: "conflicts", relogin: "Your session has ended: log in again (the values are kept on this device).",
     refused: "Not saved", server: "On the server", keep: "Keep my value", take: "Take the server's value",
     before: "Before", pendingSubmit: "Some values are not sent yet: wait for “Saved”.", notSubmitted: "Not submitted"
   } : {
-    saved: "Đã lưu", pending: "Đang chờ gửi", offline: "Ngoại tuyến", sending: "Đang gửi",
+    saved: "Đã lưu", pending: "Đang chờ gửi", offline: "Ngoại tuyến", storing: "Đang ghi vào máy…",
     conflicts: "ô xung đột", relogin: "Phiên đăng nhập đã hết: hãy đăng nhập lại (các giá trị vẫn được giữ trên máy).",
     refused: "Không lưu được", server: "Trên máy chủ", keep: "Giữ giá trị của tôi", take: "Lấy giá trị trên máy chủ",
     before: "Kỳ trước", pendingSubmit: "Còn giá trị chưa gửi: hãy đợi đến khi hiện “Đã lưu”.", notSubmitted: "Chưa nộp được"
@@ -44,16 +44,22 @@
     r.onsuccess = function () { resolve(r.result); };
     r.onerror = function () { reject(r.error); };
   });
+  // writes not yet committed: until they are, a reload could lose them, so the status line
+  // says so instead of counting them as kept
+  var writing = 0;
   function tx(stores, mode, work) {
+    var writes = mode === "readwrite";
+    if (writes) writing++;
+    var done = function () { if (writes && --writing === 0) status(); };
     return dbp.then(function (db) {
       return new Promise(function (resolve, reject) {
         var t = db.transaction(stores, mode);
         var out;
-        t.oncomplete = function () { resolve(out); };
-        t.onerror = t.onabort = function () { reject(t.error); };
+        t.oncomplete = function () { done(); resolve(out); };
+        t.onerror = t.onabort = function () { done(); reject(t.error); };
         out = work(t);
       });
-    });
+    }, function (e) { done(); throw e; });
   }
   function all(store) {
     return tx([store], "readonly", function (t) {
@@ -151,6 +157,7 @@
     var c = Object.keys(conflicts).length;
     var text, cls;
     if (failure) { text = failure; cls = "failed"; }
+    else if (writing) { text = (online ? "" : T.offline + " — ") + T.storing; cls = online ? "pending" : "offline"; }
     else if (!online) { text = T.offline + (n ? " — " + T.pending.toLowerCase() + " (" + n + ")" : ""); cls = "offline"; }
     else if (n) { text = T.pending + " (" + n + ")"; cls = "pending"; }
     else { text = T.saved; cls = "saved"; }
@@ -442,7 +449,7 @@
   if (approval) {
     approval.addEventListener("submit", function (ev) {
       ev.preventDefault();
-      if (Object.keys(pending).length || Object.keys(inflight).length) { out.textContent = T.pendingSubmit; return; }
+      if (writing || Object.keys(pending).length || Object.keys(inflight).length) { out.textContent = T.pendingSubmit; return; }
       fetch("/api/approvals", {
         method: "POST",
         credentials: "same-origin",

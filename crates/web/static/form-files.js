@@ -52,8 +52,14 @@
         },
         body: file
       }).then(function (r) {
-        return r.json().then(function (j) { show(out, r.status, j); });
-      }).catch(function () { out.textContent = "Không gửi được: mất kết nối"; });
+        return r.text().then(function (t) {
+          var j;
+          try { j = JSON.parse(t); } catch (x) { j = { message: "Lỗi " + r.status + (t ? ": " + t.slice(0, 200) : "") }; }
+          show(out, r.status, j);
+        });
+      }, function () {
+        show(out, 0, { message: "Không gửi được: mất kết nối" });
+      });
     });
   });
 })();

@@ -36,6 +36,7 @@ fn run_script_with(s: &common::Server, script: &str, extra: &[&str]) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    eprintln!("{script}:\n{log}");
     assert!(out.status.success(), "{script} failed:\n{log}");
     assert!(log.contains("ok:"), "{log}");
 }
