@@ -152,15 +152,18 @@ pub fn mark_written(
     let units: BTreeSet<i64> = seen.iter().map(|w| w.2).collect();
     let units: Vec<i64> = units.into_iter().collect();
     let mut provinces: HashMap<i64, Vec<i64>> = HashMap::new();
+    // bound parameters, not ids in the text: a data-entry save writes one unit, and its
+    // statement is then the same for every unit (prepared once, kept in the cache)
     for chunk in units.chunks(500) {
+        let mut p = vec![];
+        let marks = push_params(&mut p, chunk.iter().map(|&u| Val::Int(u)));
         for r in c.query(
             &format!(
                 "SELECT r.unit_id, r.ancestor_id FROM unit_rollup r
                    JOIN admin_unit a ON a.id = r.ancestor_id AND a.version = '2025' AND a.kind = 'province'
-                  WHERE r.unit_id IN ({})",
-                id_list(chunk.iter().copied())
+                  WHERE r.unit_id IN ({marks})"
             ),
-            &[],
+            &p,
         )? {
             provinces.entry(r.i64(0)).or_default().push(r.i64(1));
         }
@@ -198,12 +201,13 @@ fn mark_areas_dirty(
     let mut new = triples.clone();
     while !new.is_empty() {
         let inds: BTreeSet<i64> = new.iter().map(|p| p.0).collect();
+        let mut p = vec![];
+        let marks = push_params(&mut p, inds.into_iter().map(Val::Int));
         let weighted = c.query(
             &format!(
-                "SELECT i.id, w.id FROM indicator i JOIN indicator w ON w.code = i.weight_indicator WHERE w.id IN ({})",
-                id_list(inds)
+                "SELECT i.id, w.id FROM indicator i JOIN indicator w ON w.code = i.weight_indicator WHERE w.id IN ({marks})"
             ),
-            &[],
+            &p,
         )?;
         let mut more = BTreeSet::new();
         for r in weighted {
