@@ -103,12 +103,24 @@ pub fn add_village(c: &mut dyn Conn, village_id: i64, commune_id: i64) -> Result
     Ok(())
 }
 
+/// A new mark for the triples one transaction makes dirty (see [`refresh`]).
+fn new_mark() -> i64 {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).expect("the operating system's random source works");
+    // never 0, the mark of triples from before marks
+    (i64::from_le_bytes(b) >> 1).max(1)
+}
+
+/// After an `INSERT INTO agg_dirty …`: a triple dirty already takes the new mark.
+const REMARK: &str =
+    " ON CONFLICT (indicator_id, period, area_id) DO UPDATE SET mark = excluded.mark";
+
 /// The area of a dirty pair that stands for every province (a change of units or lineage).
 const EVERY_PROVINCE: i64 = 0;
 
 /// Mark (indicator, period) pairs as written in every province: pivots read them from
 /// `data_value` until the refresher has rebuilt their pre-aggregates. Indicators weighted by a
-/// written indicator are marked too. It never waits for a refresh in progress (see
+/// written indicator are marked too. On PostgreSQL this waits for a refresh in progress (see
 /// [`refresh`]).
 pub fn mark_dirty(c: &mut dyn Conn, pairs: &BTreeSet<(i64, String)>) -> Result<(), StoreError> {
     let triples: BTreeSet<(i64, String, i64)> = pairs
@@ -175,8 +187,9 @@ pub fn mark_written(
 }
 
 /// Mark (indicator, period, province) triples dirty (province [`EVERY_PROVINCE`]: all), with
-/// the indicators weighted by a written one: appended rows, so that concurrent writers (and
-/// the refresher deleting) never wait for each other.
+/// the indicators weighted by a written one, all in key order with one new mark: two
+/// transactions marking (or a writer and the refresher deleting) lock the rows in the same
+/// order and cannot deadlock.
 fn mark_areas_dirty(
     c: &mut dyn Conn,
     triples: &BTreeSet<(i64, String, i64)>,
@@ -209,19 +222,26 @@ fn mark_areas_dirty(
         all.extend(more.iter().cloned());
         new = more;
     }
-    // appended: writers share no row, so none waits for another (see `refresh`)
+    let mark = new_mark();
     for chunk in all.iter().collect::<Vec<_>>().chunks(200) {
-        let mut sql = "INSERT INTO agg_dirty (indicator_id, period, area_id) VALUES ".to_string();
-        let mut p = vec![];
+        let mut sql =
+            "INSERT INTO agg_dirty (indicator_id, period, area_id, mark) VALUES ".to_string();
+        let mut p = vec![Val::Int(mark)];
         for (i, (ind, per, area)) in chunk.iter().enumerate() {
             if i > 0 {
                 sql.push(',');
             }
-            sql.push_str(&format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3));
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, $1)",
+                3 * i + 2,
+                3 * i + 3,
+                3 * i + 4
+            ));
             p.push(Val::Int(*ind));
             p.push(Val::Text(per.clone()));
             p.push(Val::Int(*area));
         }
+        sql.push_str(REMARK);
         c.execute(&sql, &p)?;
     }
     Ok(())
@@ -232,14 +252,15 @@ pub fn mark_units_dirty(c: &mut dyn Conn, unit_ids: &[i64]) -> Result<(), StoreE
     if unit_ids.is_empty() {
         return Ok(());
     }
+    // `WHERE 1 = 1`: SQLite reads an ON CONFLICT after a bare SELECT's FROM as a join's
     c.execute(
         &format!(
-            "INSERT INTO agg_dirty (indicator_id, period, area_id)
-             SELECT DISTINCT d.indicator_id, d.period, {EVERY_PROVINCE} FROM data_value d
-             WHERE d.unit_id IN (SELECT descendant_id FROM admin_unit_closure WHERE ancestor_id IN ({}))",
+            "INSERT INTO agg_dirty (indicator_id, period, area_id, mark)
+             SELECT DISTINCT d.indicator_id, d.period, {EVERY_PROVINCE}, CAST($1 AS BIGINT) FROM data_value d
+             WHERE 1 = 1 AND d.unit_id IN (SELECT descendant_id FROM admin_unit_closure WHERE ancestor_id IN ({})){REMARK}",
             id_list(unit_ids.iter().copied())
         ),
-        &[],
+        &[Val::Int(new_mark())],
     )?;
     Ok(())
 }
@@ -254,32 +275,28 @@ pub fn refresh(db: &Db, limit: usize) -> Result<usize, StoreError> {
             // one refresher at a time across server processes; writers never wait for it
             c.query("SELECT pg_advisory_xact_lock(4242005)", &[])?;
         }
-        // Writers append their triples in their own transactions. The rows read here were
-        // committed before the rebuild starts, so what they mark is in it; they alone are
-        // deleted at the end. A write committed meanwhile has rows not read here, which stay
-        // for the next round (PostgreSQL, READ COMMITTED; SQLite has one writer).
-        let triples: Vec<(i64, String, i64)> = c
+        // A writer marks its triples in its own transaction, with a new mark each time. A
+        // triple read here is rebuilt from what is committed now, and deleted at the end only
+        // if its mark is unchanged: a write committed meanwhile leaves it dirty for the next
+        // round; a write still in progress holds its row, so the delete waits for it and then
+        // sees the new mark (PostgreSQL, READ COMMITTED; SQLite has one writer).
+        let triples: Vec<(i64, String, i64, i64)> = c
             .query(
-                "SELECT DISTINCT indicator_id, period, area_id FROM agg_dirty
+                "SELECT indicator_id, period, area_id, mark FROM agg_dirty
                  ORDER BY indicator_id, period, area_id LIMIT $1",
                 &[Val::Int(limit as i64)],
             )?
             .iter()
-            .map(|r| (r.i64(0), r.str(1), r.i64(2)))
+            .map(|r| (r.i64(0), r.str(1), r.i64(2), r.i64(3)))
             .collect();
         let mut pairs: Vec<((i64, String), Vec<i64>)> = vec![];
-        let mut done: Vec<i64> = vec![];
-        for (ind, per, area) in &triples {
+        let mut done: Vec<(i64, String, i64, i64)> = vec![];
+        for (ind, per, area, mark) in &triples {
             match pairs.last_mut() {
                 Some((k, areas)) if k.0 == *ind && k.1 == *per => areas.push(*area),
                 _ => pairs.push(((*ind, per.clone()), vec![*area])),
             }
-            for r in c.query(
-                "SELECT seq FROM agg_dirty WHERE indicator_id = $1 AND period = $2 AND area_id = $3",
-                &[Val::Int(*ind), Val::Text(per.clone()), Val::Int(*area)],
-            )? {
-                done.push(r.i64(0));
-            }
+            done.push((*ind, per.clone(), *area, *mark));
         }
         for ((ind, per), areas) in &pairs {
             let p = [Val::Int(*ind), Val::Text(per.clone())];
@@ -288,10 +305,10 @@ pub fn refresh(db: &Db, limit: usize) -> Result<usize, StoreError> {
                 // every triple of the pair is rebuilt, those beyond `limit` too: read before
                 // rebuilding, as those above
                 for r in c.query(
-                    "SELECT seq FROM agg_dirty WHERE indicator_id = $1 AND period = $2",
+                    "SELECT area_id, mark FROM agg_dirty WHERE indicator_id = $1 AND period = $2",
                     &p,
                 )? {
-                    done.push(r.i64(0));
+                    done.push((*ind, per.clone(), r.i64(0), r.i64(1)));
                 }
                 c.execute("DELETE FROM agg_value WHERE indicator_id = $1 AND period = $2", &p)?;
                 c.execute(
@@ -339,12 +356,14 @@ pub fn refresh(db: &Db, limit: usize) -> Result<usize, StoreError> {
                 &p,
             )?;
         }
-        done.sort_unstable();
+        // in key order, as writers mark (see `mark_areas_dirty`)
+        done.sort();
         done.dedup();
-        for chunk in done.chunks(500) {
-            let mut p = vec![];
-            let marks = push_params(&mut p, chunk.iter().map(|&s| Val::Int(s)));
-            c.execute(&format!("DELETE FROM agg_dirty WHERE seq IN ({marks})"), &p)?;
+        for (ind, per, area, mark) in done {
+            c.execute(
+                "DELETE FROM agg_dirty WHERE indicator_id = $1 AND period = $2 AND area_id = $3 AND mark = $4",
+                &[Val::Int(ind), Val::Text(per), Val::Int(area), Val::Int(mark)],
+            )?;
         }
         Ok(triples.len())
     })
@@ -1054,7 +1073,7 @@ impl Dirty {
         let wanted: BTreeSet<&str> = periods.iter().map(String::as_str).collect();
         let rows = c.query(
             &format!(
-                "SELECT DISTINCT indicator_id, period, area_id FROM agg_dirty WHERE indicator_id IN ({})",
+                "SELECT indicator_id, period, area_id FROM agg_dirty WHERE indicator_id IN ({})",
                 id_list(ind_ids.iter().copied())
             ),
             &[],

@@ -115,13 +115,6 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0014_agg_dirty_mark.sql"),
         then: None,
     },
-    Migration {
-        version: 15,
-        name: "agg_dirty_log",
-        sqlite: include_str!("../migrations/sqlite/0015_agg_dirty_log.sql"),
-        postgres: include_str!("../migrations/postgres/0015_agg_dirty_log.sql"),
-        then: None,
-    },
 ];
 
 /// Apply the migrations not yet applied; returns the versions applied now.

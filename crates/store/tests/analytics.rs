@@ -414,7 +414,7 @@ fn pre_aggregates_agree_with_the_values_and_stay_fresh(db: &TestDb) {
 fn dirty(db: &TestDb) -> Vec<(String, String, String)> {
     db.read(|c| {
         c.query(
-            "SELECT DISTINCT i.code, d.period, COALESCE(a.code, '*') FROM agg_dirty d
+            "SELECT i.code, d.period, COALESCE(a.code, '*') FROM agg_dirty d
                JOIN indicator i ON i.id = d.indicator_id
                LEFT JOIN admin_unit a ON a.id = d.area_id
               ORDER BY 1, 2, 3",
