@@ -410,6 +410,16 @@ fn pre_aggregates_agree_with_the_values_and_stay_fresh(db: &TestDb) {
     assert!(c.cells.values().all(|x| x.value.is_none()));
 }
 
+/// 0101 and the shares it weighs: a write of 0101 makes all of them dirty.
+const WEIGHTED_BY_0101: [&str; 6] = [
+    "0101",
+    "x-tt-anninh",
+    "x-tt-khcn",
+    "x-tt-phapluat",
+    "x-tt-rung",
+    "x-tt-yte",
+];
+
 /// The dirty (indicator code, period, province code or `*` for every province) triples.
 fn dirty(db: &TestDb) -> Vec<(String, String, String)> {
     db.read(|c| {
@@ -519,14 +529,7 @@ fn writes_are_tracked_per_province_and_read_fresh(db: &TestDb) {
     }
     // 0101 weighs the x-tt-* shares: they are dirty in the same provinces
     let mut want = vec![];
-    for ind in [
-        "0101",
-        "x-tt-anninh",
-        "x-tt-khcn",
-        "x-tt-phapluat",
-        "x-tt-rung",
-        "x-tt-yte",
-    ] {
+    for ind in WEIGHTED_BY_0101 {
         want.push((ind, "2023", "20"));
         want.push((ind, "2023", "22"));
     }
@@ -537,17 +540,10 @@ fn writes_are_tracked_per_province_and_read_fresh(db: &TestDb) {
     assert_eq!(at(&c, "0101", "VN", "2022", Some("02")), Some(9.0));
     assert_eq!(at(&c, "0101", "20", "2022", Some("02")), Some(9.0));
     assert_eq!(at(&c, "0101", "22", "2022", Some("02")), None);
-    let want: Vec<_> = [
-        "0101",
-        "x-tt-anninh",
-        "x-tt-khcn",
-        "x-tt-phapluat",
-        "x-tt-rung",
-        "x-tt-yte",
-    ]
-    .into_iter()
-    .map(|ind| (ind, "2022", "20"))
-    .collect();
+    let want: Vec<_> = WEIGHTED_BY_0101
+        .into_iter()
+        .map(|ind| (ind, "2022", "20"))
+        .collect();
     check("new pair", &want);
 }
 
